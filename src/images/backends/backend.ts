@@ -1,0 +1,37 @@
+// Disk backends: how an instance's root disk is made from a cached base image
+// (`[libvirt] images_type`: qcow2 default, flat (alias raw), lvm, rbd). Every backend passes
+// the same conformance suite (test/images/backend-conformance.ts).
+import type { DiskSource } from '../../virt/driver.js';
+
+/** A base image in the compute host's cache (`<instances_path>/_base/<sha1(image id)>`). */
+export interface CachedBase {
+  imageId: string;
+  path: string;
+  format: 'raw' | 'qcow2';
+  virtualSize: number;
+}
+
+export interface CreateDiskRequest {
+  instanceUuid: string;
+  /** The flavor's root disk in bytes (0 = the image's own size, as Nova does for root_gb=0). */
+  sizeBytes: number;
+  /** Resolves the cached base; a backend that can clone in place (RBD) may not call it. */
+  base: () => Promise<CachedBase>;
+  /** The image's store locations (e.g. rbd://fsid/pool/image/snap) for clone-in-place. */
+  imageLocations?: string[];
+  imageId: string;
+}
+
+export interface DiskBackend {
+  readonly kind: 'qcow2' | 'flat' | 'lvm' | 'rbd';
+  /** Creates the instance's root disk; on failure nothing is left behind. */
+  create(req: CreateDiskRequest): Promise<DiskSource>;
+  /** Removes the instance's disk(s); succeeds when there is nothing to remove. */
+  delete(instanceUuid: string): Promise<void>;
+  exists(instanceUuid: string): Promise<boolean>;
+  /** Instance uuids that have a disk in this backend (to find orphans). */
+  list(): Promise<string[]>;
+  /** Copies the root disk, flattened, into targetPath (snapshot / shelve / backup). */
+  exportTo(instanceUuid: string, targetPath: string, format: 'qcow2' | 'raw'): Promise<void>;
+  capacity(): Promise<{ totalBytes: number; freeBytes: number }>;
+}
