@@ -5,6 +5,7 @@ import { registerConfigCommands } from './commands/config.js';
 import { registerDoctorCommand } from './commands/doctor.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerImageCommands } from './commands/image.js';
+import { registerServiceCommands } from './commands/service.js';
 import { UserError } from './user-error.js';
 
 export function buildProgram(): Command {
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerDoctorCommand(program);
   registerServeCommand(program);
   registerImageCommands(program);
+  registerServiceCommands(program);
   return program;
 }
 
