@@ -17,8 +17,12 @@ export function buildProgram(): Command {
   registerConfigCommands(program);
   registerDoctorCommand(program);
   registerServeCommand(program);
-  registerImageCommands(program);
-  registerServiceCommands(program);
+  // `image` has subcommands from two areas: inspect (images) and create/list/… (service).
+  const image = program
+    .command('image')
+    .description('inspect image files; manage images in the Image service');
+  registerImageCommands(image);
+  registerServiceCommands(program, image);
   return program;
 }
 
