@@ -2,7 +2,7 @@
 // Runs every test file (src/**/*.test.ts and test/**/*.test.ts) with node:test through tsx.
 // Node 20 has no glob for --test and cannot strip types, hence this small runner.
 //   node scripts/run-tests.mjs [substring ...]   only the files whose path contains a substring
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -16,7 +16,7 @@ function walk(dir, out) {
   return out;
 }
 const filters = process.argv.slice(2);
-let files = [...walk('src', []), ...walk('test', [])].sort();
+let files = ['src', 'test'].flatMap((d) => (existsSync(d) ? walk(d, []) : [])).sort();
 if (filters.length) files = files.filter((f) => filters.some((s) => f.includes(s)));
 if (files.length === 0) {
   console.error('run-tests: no test files matched');
