@@ -1,0 +1,36 @@
+// The repositories over one database handle (or one transaction).
+import type { Kysely } from 'kysely';
+import type { Database } from '../schema.js';
+import type { Db } from './util.js';
+import { IdentityRepo } from './identity.js';
+import { FlavorRepo } from './flavors.js';
+import { ImageRepo } from './images.js';
+import { InstanceRepo } from './instances.js';
+import { KeypairRepo } from './keypairs.js';
+import { PlacementRepo } from './placement.js';
+import { ServiceRepo } from './services.js';
+
+export class Repositories {
+  readonly identity: IdentityRepo;
+  readonly flavors: FlavorRepo;
+  readonly images: ImageRepo;
+  readonly instances: InstanceRepo;
+  readonly keypairs: KeypairRepo;
+  readonly placement: PlacementRepo;
+  readonly services: ServiceRepo;
+
+  constructor(readonly db: Db) {
+    this.identity = new IdentityRepo(db);
+    this.flavors = new FlavorRepo(db);
+    this.images = new ImageRepo(db);
+    this.instances = new InstanceRepo(db);
+    this.keypairs = new KeypairRepo(db);
+    this.placement = new PlacementRepo(db);
+    this.services = new ServiceRepo(db);
+  }
+
+  /** Runs fn in one transaction with repositories bound to it. */
+  async transaction<T>(fn: (r: Repositories) => Promise<T>): Promise<T> {
+    return (this.db as Kysely<Database>).transaction().execute((trx) => fn(new Repositories(trx)));
+  }
+}

@@ -1,0 +1,188 @@
+// One repository suite, run against every database kind (SQLite and PostgreSQL).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Repositories } from '../../src/db/index.js';
+
+export function repositorySuite(repos: () => Repositories): void {
+  test('identity: users, projects, roles, tokens', async () => {
+    const r = repos();
+    const p = await r.identity.createProject({ name: 'demo' });
+    const u = await r.identity.createUser({ name: 'alice', password: 's3cret', defaultProjectId: p.id });
+    const member = await r.identity.ensureRole('member');
+    assert.equal((await r.identity.ensureRole('member')).id, member.id);
+    await r.identity.assignRole(u.id, p.id, member.id);
+    await r.identity.assignRole(u.id, p.id, member.id);
+    assert.deepEqual(
+      (await r.identity.rolesOf(u.id, p.id)).map((x) => x.name),
+      ['member'],
+    );
+    const found = await r.identity.findUser({ name: 'alice', domainId: 'default' });
+    assert.ok(found);
+    assert.ok(!found.passwordHash.includes('s3cret'));
+    const { token, record } = await r.identity.issueToken({
+      userId: u.id,
+      projectId: p.id,
+      methods: ['password'],
+      ttlSeconds: 3600,
+    });
+    assert.equal((await r.identity.findToken(token))?.userId, u.id);
+    assert.equal(await r.identity.findToken(token + 'x'), undefined);
+    assert.equal(await r.identity.findToken(token, new Date(Date.parse(record.expiresAt) + 1)), undefined);
+    assert.equal(await r.identity.revokeToken(token), true);
+    assert.equal(await r.identity.findToken(token), undefined);
+  });
+
+  test('flavors with extra specs and access', async () => {
+    const r = repos();
+    await r.flavors.create({
+      id: '42',
+      name: 'f.test',
+      vcpus: 2,
+      memoryMb: 1024,
+      rootGb: 5,
+      ephemeralGb: 0,
+      swapMb: 0,
+      rxtxFactor: 1,
+      isPublic: false,
+    });
+    await r.flavors.setExtraSpecs('42', { 'hw:mem_encryption': 'true', 'trait:HW_CPU_X86_AVX': 'required' });
+    await r.flavors.setExtraSpecs('42', { 'hw:mem_encryption': 'false' });
+    assert.deepEqual(await r.flavors.extraSpecs('42'), {
+      'hw:mem_encryption': 'false',
+      'trait:HW_CPU_X86_AVX': 'required',
+    });
+    assert.equal(await r.flavors.deleteExtraSpec('42', 'nope'), false);
+    await r.flavors.addAccess('42', 'p1');
+    assert.ok((await r.flavors.accessibleTo('p1')).has('42'));
+    assert.equal((await r.flavors.get('42'))?.isPublic, false);
+    assert.equal(await r.flavors.delete('42'), true);
+    assert.equal(await r.flavors.get('42'), undefined);
+  });
+
+  test('images with properties, tags and guarded status transitions', async () => {
+    const r = repos();
+    const img = await r.images.create({
+      id: '11111111-1111-4111-8111-111111111111',
+      name: 'cirros',
+      visibility: 'private',
+      protected: false,
+      osHidden: false,
+      owner: 'p1',
+      containerFormat: 'bare',
+      diskFormat: 'qcow2',
+      minDisk: 0,
+      minRam: 0,
+      properties: { hw_firmware_type: 'uefi' },
+      tags: ['a'],
+    });
+    assert.equal(img.status, 'queued');
+    assert.equal(await r.images.transition(img.id, ['queued'], { status: 'saving' }), true);
+    assert.equal(await r.images.transition(img.id, ['queued'], { status: 'saving' }), false);
+    await r.images.update(img.id, { status: 'active', size: 5_000_000_000, checksum: 'abc' });
+    const got = await r.images.get(img.id);
+    assert.equal(got?.size, 5_000_000_000);
+    assert.deepEqual(got?.properties, { hw_firmware_type: 'uefi' });
+    assert.deepEqual(got?.tags, ['a']);
+    assert.equal((await r.images.list([img.id])).length, 1);
+    assert.equal(await r.images.delete(img.id), true);
+  });
+
+  test('instances, actions with timed events, faults', async () => {
+    const r = repos();
+    const flavor = {
+      id: '1',
+      name: 'm1',
+      vcpus: 1,
+      memoryMb: 64,
+      rootGb: 1,
+      ephemeralGb: 0,
+      swapMb: 0,
+      extraSpecs: {},
+    };
+    const base = {
+      displayName: 'vm',
+      projectId: 'p1',
+      userId: 'u1',
+      flavor,
+      imageId: 'img',
+      availabilityZone: 'nova',
+      keyName: null,
+      metadata: { a: 'b' },
+      reservationId: 'r-1',
+      accessIpv4: '',
+      accessIpv6: '',
+      diskConfig: 'AUTO',
+    };
+    const a = await r.instances.create({ ...base, uuid: 'aaaaaaaa-0000-4000-8000-000000000001' });
+    const b = await r.instances.create({
+      ...base,
+      uuid: 'aaaaaaaa-0000-4000-8000-000000000002',
+      projectId: 'p2',
+    });
+    assert.notEqual(a.number, b.number);
+    assert.equal((await r.instances.list({ projectId: 'p1' })).length, 1);
+    await r.instances.update(a.uuid, { vmState: 'active', taskState: null, powerState: 1 });
+    assert.equal(await r.instances.startTask(a.uuid, ['active'], 'powering-off'), true);
+    assert.equal(await r.instances.startTask(a.uuid, ['active'], 'pausing'), false);
+    const act = await r.instances.startAction({
+      instanceUuid: a.uuid,
+      requestId: 'req-1',
+      action: 'create',
+      userId: 'u1',
+      projectId: 'p1',
+    });
+    const ev = await r.instances.startEvent(act.id, 'compute__spawn');
+    await r.instances.finishEvent(ev, 'Success');
+    await r.instances.finishAction(act.id, null);
+    const full = await r.instances.getAction(a.uuid, 'req-1');
+    assert.equal(full?.events.length, 1);
+    assert.equal(full?.events[0].result, 'Success');
+    assert.ok(full?.events[0].finishTime);
+    await r.instances.addFault(a.uuid, { code: 500, message: 'first', details: '' });
+    await r.instances.addFault(a.uuid, { code: 500, message: 'second', details: 'tail' });
+    assert.equal((await r.instances.latestFaults([a.uuid])).get(a.uuid)?.message, 'second');
+    await r.instances.markDeleted(a.uuid);
+    assert.equal(await r.instances.get(a.uuid), undefined);
+    assert.equal((await r.instances.get(a.uuid, { includeDeleted: true }))?.vmState, 'deleted');
+  });
+
+  test('keypairs and services', async () => {
+    const r = repos();
+    await r.keypairs.create({
+      userId: 'u1',
+      name: 'k1',
+      publicKey: 'ssh-ed25519 AAAA',
+      fingerprint: 'aa',
+      type: 'ssh',
+    });
+    await assert.rejects(
+      r.keypairs.create({ userId: 'u1', name: 'k1', publicKey: 'x', fingerprint: 'b', type: 'ssh' }),
+    );
+    assert.equal((await r.keypairs.list('u1')).length, 1);
+    assert.equal(await r.keypairs.delete('u1', 'k1'), true);
+    const s1 = await r.services.heartbeat('node1', 'nova-compute', 'compute', 'nova');
+    const s2 = await r.services.heartbeat('node1', 'nova-compute', 'compute', 'nova');
+    assert.equal(s1.id, s2.id);
+    await r.services.setDisabled('node1', 'nova-compute', true, 'maintenance');
+    assert.equal((await r.services.get('node1', 'nova-compute'))?.disabledReason, 'maintenance');
+  });
+
+  test('placement: inventories, traits, allocations and generations', async () => {
+    const r = repos();
+    const p = await r.placement.ensureProvider('hostA');
+    assert.equal((await r.placement.ensureProvider('hostA')).uuid, p.uuid);
+    await r.placement.setInventories(p.uuid, {
+      VCPU: { total: 4, reserved: 0, minUnit: 1, maxUnit: 4, stepSize: 1, allocationRatio: 16 },
+    });
+    await r.placement.setTraits(p.uuid, ['HW_CPU_X86_AVX', 'HW_CPU_X86_AVX']);
+    const [state] = await r.placement.providers([p.uuid]);
+    assert.equal(state.inventories.VCPU.allocationRatio, 16);
+    assert.ok(state.traits.has('HW_CPU_X86_AVX'));
+    await r.placement.insertAllocations('c1', p.uuid, { VCPU: 2 });
+    assert.equal(await r.placement.bumpIf(p.uuid, state.generation), true);
+    assert.equal(await r.placement.bumpIf(p.uuid, state.generation), false);
+    assert.equal((await r.placement.providers([p.uuid]))[0].usages.VCPU, 2);
+    await r.placement.deleteAllocations('c1');
+    assert.equal((await r.placement.providers([p.uuid]))[0].usages.VCPU, undefined);
+  });
+}
