@@ -1,0 +1,33 @@
+// Values other areas need that follow from several options, computed in one place so that
+// every caller applies Nova's rules the same way.
+import type { KestrelConfig } from './schema/index.js';
+
+/** The allocation ratios in force: the option when set, else its initial_* value. */
+export function effectiveAllocationRatios(config: KestrelConfig): { cpu: number; ram: number; disk: number } {
+  const d = config.DEFAULT;
+  return {
+    cpu: d.cpu_allocation_ratio ?? d.initial_cpu_allocation_ratio,
+    ram: d.ram_allocation_ratio ?? d.initial_ram_allocation_ratio,
+    disk: d.disk_allocation_ratio ?? d.initial_disk_allocation_ratio,
+  };
+}
+
+/** The disk backend images_type selects: `default` is qcow2 with use_cow_images, else flat. */
+export function resolvedImagesType(config: KestrelConfig): 'flat' | 'qcow2' | 'lvm' | 'rbd' {
+  const t = config.libvirt.images_type;
+  if (t === 'default') return config.DEFAULT.use_cow_images ? 'qcow2' : 'flat';
+  return t;
+}
+
+/** The catalog URLs of the three APIs (identity with /v3, compute with /v2.1, image unversioned). */
+export function apiEndpoints(config: KestrelConfig): { identity: string; compute: string; image: string } {
+  const api = config.api;
+  const wildcard = api.listen_host === '0.0.0.0' || api.listen_host === '::' || api.listen_host === '';
+  let host = api.public_host ?? (wildcard ? '127.0.0.1' : api.listen_host);
+  if (host.includes(':') && !host.startsWith('[')) host = `[${host}]`;
+  return {
+    identity: `http://${host}:${api.identity_port}/v3`,
+    compute: `http://${host}:${api.compute_port}/v2.1`,
+    image: `http://${host}:${api.image_port}`,
+  };
+}

@@ -1,0 +1,144 @@
+// [DEFAULT]: paths, image handling and host resources (nova/conf/compute.py, paths.py).
+import { hostname } from 'node:os';
+import { bool, choice, float, group, int, multiDict, str } from './option.js';
+
+export const defaultGroup = group(
+  'DEFAULT',
+  'Options outside any group: paths, image handling and host resources.',
+  {
+    compute_driver: choice({
+      default: 'libvirt.LibvirtDriver',
+      choices: [
+        {
+          value: 'libvirt.LibvirtDriver',
+          help: 'The libvirt driver (KVM or QEMU), the only driver Kestrel implements.',
+        },
+      ],
+      refused: {
+        'fake.FakeDriver': 'Kestrel has no fake driver to select here (tests construct it directly)',
+        'vmwareapi.VMwareVCDriver': 'Kestrel is the libvirt/KVM compute service only',
+        'ironic.IronicDriver': 'Kestrel is the libvirt/KVM compute service only',
+        'zvm.ZVMDriver': 'Kestrel is the libvirt/KVM compute service only',
+        'hyperv.HyperVDriver': 'Kestrel is the libvirt/KVM compute service only',
+        'powervm.PowerVMDriver': 'Kestrel is the libvirt/KVM compute service only',
+      },
+      help: 'Hypervisor driver. The guide sets compute_driver = libvirt.LibvirtDriver; it is the only value Kestrel accepts.',
+      related: ['libvirt.virt_type'],
+    }),
+    host: str({
+      default: hostname(),
+      defaultDoc: "this machine's host name",
+      help: 'Name of this compute host, as reported by the hypervisor and services APIs.',
+    }),
+    my_ip: str({
+      default: '127.0.0.1',
+      help: "This host's IP address, used for consoles and migration.",
+    }),
+    state_path: str({
+      default: '/var/lib/kestrel',
+      help: "Top-level directory for Kestrel's state; other paths default to places under it ($state_path).",
+      related: ['DEFAULT.instances_path', 'database.connection'],
+    }),
+    instances_path: str({
+      default: '$state_path/instances',
+      help: 'Where instance disks and the image cache (subdirectory image_cache.subdirectory_name) live.',
+      related: ['DEFAULT.state_path', 'image_cache.subdirectory_name'],
+    }),
+    use_cow_images: bool({
+      default: true,
+      help: 'With [libvirt] images_type = default: true uses qcow2 overlays on cached bases, false uses flat copies.',
+      related: ['libvirt.images_type'],
+    }),
+    force_raw_images: bool({
+      default: true,
+      help: 'Convert every downloaded non-raw image to raw in the image cache. Must stay true with [libvirt] images_type = rbd.',
+      related: ['libvirt.images_type'],
+    }),
+    preallocate_images: choice({
+      default: 'none',
+      choices: [
+        { value: 'none', help: 'Allocate disk space as the guest writes (sparse).' },
+        { value: 'space', help: 'Reserve the whole disk with fallocate at creation and use io=native.' },
+      ],
+      help: 'Preallocation of instance disks on file backends (flat, qcow2).',
+    }),
+    resume_guests_state_on_host_boot: bool({
+      default: false,
+      help: 'At service start, bring guests that the database says were running back to running (by a hard reboot).',
+    }),
+    shelved_offload_time: int({
+      default: 0,
+      min: -1,
+      help: 'Seconds before a shelved instance is offloaded from the host: 0 at once, -1 never.',
+    }),
+    instance_name_template: str({
+      default: 'instance-%08x',
+      help: 'Template for libvirt domain names; %08x (or %d, %x) is replaced by the instance number.',
+    }),
+    cpu_allocation_ratio: float({
+      default: null,
+      min: 0,
+      defaultDoc: 'unset (initial_cpu_allocation_ratio is used)',
+      help: 'Virtual CPUs per physical CPU for scheduling. Unset: initial_cpu_allocation_ratio.',
+      related: ['DEFAULT.initial_cpu_allocation_ratio'],
+    }),
+    ram_allocation_ratio: float({
+      default: null,
+      min: 0,
+      defaultDoc: 'unset (initial_ram_allocation_ratio is used)',
+      help: 'Virtual RAM per physical RAM for scheduling. Use 1.0 with AMD SEV (guest memory is pinned). Unset: initial_ram_allocation_ratio.',
+      related: ['DEFAULT.initial_ram_allocation_ratio'],
+    }),
+    disk_allocation_ratio: float({
+      default: null,
+      min: 0,
+      defaultDoc: 'unset (initial_disk_allocation_ratio is used)',
+      help: 'Virtual disk per physical disk for scheduling. Unset: initial_disk_allocation_ratio.',
+      related: ['DEFAULT.initial_disk_allocation_ratio'],
+    }),
+    initial_cpu_allocation_ratio: float({
+      default: 4.0,
+      min: 0,
+      help: 'CPU allocation ratio used while cpu_allocation_ratio is unset.',
+    }),
+    initial_ram_allocation_ratio: float({
+      default: 1.0,
+      min: 0,
+      help: 'RAM allocation ratio used while ram_allocation_ratio is unset.',
+    }),
+    initial_disk_allocation_ratio: float({
+      default: 1.0,
+      min: 0,
+      help: 'Disk allocation ratio used while disk_allocation_ratio is unset.',
+    }),
+    reserved_host_memory_mb: int({
+      default: 512,
+      min: 0,
+      help: 'Memory (MiB) kept for the host, not offered to guests.',
+    }),
+    reserved_host_disk_mb: int({
+      default: 0,
+      min: 0,
+      help: 'Disk (MiB) kept for the host, not offered to guests.',
+    }),
+    reserved_host_cpus: int({
+      default: 0,
+      min: 0,
+      help: 'Physical CPUs kept for the host, not offered to guests.',
+    }),
+    reserved_huge_pages: multiDict({
+      default: [],
+      help: 'Huge pages kept for the host, one line per NUMA node and page size, e.g. reserved_huge_pages = node:0,size:2048,count:64 (repeat the key for more).',
+    }),
+    sync_power_state_interval: int({
+      default: 600,
+      help: "Seconds between syncs of the database's power states with the hypervisor's; negative disables.",
+    }),
+    sync_power_state_pool_size: int({
+      default: 5,
+      min: 1,
+      help: 'How many instances are synced at once during a power-state sync.',
+    }),
+    debug: bool({ default: false, help: 'Log at debug level.' }),
+  },
+);
