@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase, Repositories, type OpenedDatabase } from '../../src/db/index.js';
-import { repositorySuite } from './repo-suite.js';
+import { claimSuite, repositorySuite } from './repo-suite.js';
 import { postgresUnavailable, startPostgres, type TestPostgres } from './postgres.js';
 
 describe('repositories on SQLite', () => {
@@ -21,6 +21,7 @@ describe('repositories on SQLite', () => {
     rmSync(dir, { recursive: true, force: true });
   });
   repositorySuite(() => repos);
+  claimSuite(() => repos);
 });
 
 const skip = postgresUnavailable();
@@ -38,4 +39,5 @@ describe('repositories on PostgreSQL', { skip }, () => {
     await pg?.stop();
   });
   repositorySuite(() => repos);
+  claimSuite(() => repos);
 });

@@ -2,6 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Repositories } from '../../src/db/index.js';
+import { buildResourceRequest } from '../../src/control/scheduler/request.js';
+import { claimResources } from '../../src/control/scheduler/claim.js';
 
 export function repositorySuite(repos: () => Repositories): void {
   test('identity: users, projects, roles, tokens', async () => {
@@ -184,5 +186,36 @@ export function repositorySuite(repos: () => Repositories): void {
     assert.equal((await r.placement.providers([p.uuid]))[0].usages.VCPU, 2);
     await r.placement.deleteAllocations('c1');
     assert.equal((await r.placement.providers([p.uuid]))[0].usages.VCPU, undefined);
+  });
+}
+
+export function claimSuite(repos: () => Repositories): void {
+  test('claims: 20 concurrent boots never over-commit a host', async () => {
+    const r = repos();
+    const p = await r.placement.ensureProvider('claim-host');
+    const inv = (total: number) => ({
+      total,
+      reserved: 0,
+      minUnit: 1,
+      maxUnit: total,
+      stepSize: 1,
+      allocationRatio: 1,
+    });
+    await r.placement.setInventories(p.uuid, { VCPU: inv(4), MEMORY_MB: inv(4096), DISK_GB: inv(100) });
+    const req = buildResourceRequest(
+      { vcpus: 1, memoryMb: 256, rootGb: 1, ephemeralGb: 0, swapMb: 0, extraSpecs: {} },
+      {},
+    );
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) => claimResources(r, `consumer-${i}`, req, { maxAttempts: 50 })),
+    );
+    const won = results.filter((x) => x.status === 'fulfilled').length;
+    assert.equal(won, 4);
+    for (const x of results) {
+      if (x.status === 'rejected') assert.match(String((x.reason as Error).message), /No valid host.*VCPU/);
+    }
+    const [state] = await r.placement.providers([p.uuid]);
+    assert.equal(state.usages.VCPU, 4);
+    for (let i = 0; i < 20; i++) await r.placement.deleteAllocations(`consumer-${i}`);
   });
 }
