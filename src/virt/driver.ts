@@ -148,4 +148,13 @@ export interface HypervisorDriver {
   list(): Promise<string[]>;
   /** Sends a raw command to the guest agent (JSON text in, JSON text out). */
   agentCommand(uuid: string, command: string, timeoutSeconds: number): Promise<string>;
+
+  /**
+   * (Added by the compute-driver issue; optional so other implementations stay valid.)
+   * The power state of every managed guest, read fresh from the hypervisor, for the periodic
+   * sync that catches missed lifecycle events (Nova's _sync_power_states).
+   */
+  syncPowerStates?(): Promise<Map<string, PowerState>>;
+  /** Throws a conflict when the guest cannot be live-migrated (nested virt exposed, …). */
+  checkCanLiveMigrate?(uuid: string): Promise<void>;
 }

@@ -1,0 +1,28 @@
+// QEMU guest agent: hw_qemu_guest_agent (a flexible boolean) adds the virtio-serial channel
+// org.qemu.guest_agent.0 (nova-facts §7.2). libvirt picks the socket path itself.
+import { VirtError } from '../../errors.js';
+import type { Domain } from '../domain/types.js';
+import { flexibleBool, imageProp, type BuildContext, type Configurator } from './context.js';
+
+export const AGENT_CHANNEL = 'org.qemu.guest_agent.0';
+
+export function wantsAgent(ctx: BuildContext): boolean {
+  try {
+    return flexibleBool(imageProp(ctx, 'hw_qemu_guest_agent'), 'hw_qemu_guest_agent') ?? false;
+  } catch (e) {
+    throw new VirtError('unsupported-config', (e as Error).message, {
+      fix: 'set the image property hw_qemu_guest_agent to yes or no',
+    });
+  }
+}
+
+export const agentConfigurator: Configurator = {
+  name: 'agent',
+  configure(ctx: BuildContext, dom: Domain): void {
+    if (!wantsAgent(ctx)) return;
+    if (!dom.devices.controllers.some((c) => c.type === 'virtio-serial')) {
+      dom.devices.controllers.push({ type: 'virtio-serial', index: 0 });
+    }
+    dom.devices.channels.push({ type: 'unix', targetType: 'virtio', targetName: AGENT_CHANNEL });
+  },
+};

@@ -1,0 +1,143 @@
+// The typed libvirt domain model: exactly what Kestrel renders, no policy. Configurators
+// (../configure/) fill it in; render.ts turns it into XML and parse.ts reads it back.
+
+export const KESTREL_XMLNS = 'https://kestrel.dev/xmlns/instance/1';
+
+/** Kestrel's tag in <metadata>: lets reconciliation find Kestrel's domains. */
+export interface KestrelMetadata {
+  uuid: string;
+  displayName: string;
+  projectId: string;
+  flavor: { id: string; name: string; vcpus: number; memoryMb: number; rootGb: number };
+  imageId: string;
+  createdAt: string;
+  /** True when the guest CPU exposes vmx/svm (nested guests; suspend/migration are refused). */
+  nestedVirt: boolean;
+}
+
+export interface CpuFeature {
+  policy: 'require' | 'disable' | 'force' | 'optional' | 'forbid';
+  name: string;
+}
+
+export interface DomainCpu {
+  mode?: 'host-model' | 'host-passthrough' | 'custom';
+  match?: 'exact' | 'minimum' | 'strict';
+  model?: string;
+  topology?: { sockets: number; dies?: number; cores: number; threads: number };
+  features: CpuFeature[];
+}
+
+export interface DomainOs {
+  arch: string;
+  machine: string;
+  /** 'efi' for UEFI; the loader and NVRAM are given explicitly (chosen from QEMU's descriptors). */
+  firmware?: 'efi';
+  firmwareFeatures?: { name: string; enabled: boolean }[];
+  loader?: { path: string; readonly: boolean; type: 'pflash' | 'rom'; secure?: boolean };
+  nvram?: { path: string; template?: string };
+  kernel?: string;
+  initrd?: string;
+  cmdline?: string;
+  bootDevices: ('hd' | 'cdrom' | 'network')[];
+}
+
+export type DiskDevice = {
+  device: 'disk' | 'cdrom';
+  driver: { name: 'qemu'; type: 'qcow2' | 'raw'; cache?: string; io?: string; discard?: string };
+  target: { dev: string; bus: 'virtio' | 'scsi' | 'sata' | 'ide' | 'usb' };
+  readonly?: boolean;
+  bootOrder?: number;
+} & (
+  | { type: 'file'; file: string }
+  | { type: 'block'; dev: string }
+  | {
+      type: 'network';
+      protocol: 'rbd';
+      name: string;
+      hosts: { name: string; port: number }[];
+      auth?: { username: string; secretType: 'ceph'; secretUuid: string };
+    }
+);
+
+export interface Controller {
+  type: 'scsi' | 'virtio-serial' | 'usb' | 'pci' | 'sata' | 'ide';
+  index: number;
+  model?: string;
+}
+
+export interface NetInterface {
+  type: 'network';
+  network: string;
+  model: 'virtio' | 'e1000';
+  driver?: 'vhost' | 'qemu';
+  mac?: string;
+}
+
+export interface SerialDevice {
+  type: 'file' | 'pty';
+  path?: string;
+  port: number;
+}
+
+export interface Channel {
+  type: 'unix';
+  path?: string;
+  targetType: 'virtio';
+  targetName: string;
+}
+
+export interface Memballoon {
+  model: 'virtio' | 'none';
+  statsPeriod?: number;
+}
+
+export interface Rng {
+  model: 'virtio';
+  backend: string;
+  rate?: { bytes: number; period: number };
+}
+
+export interface Domain {
+  type: 'kvm' | 'qemu';
+  name: string;
+  uuid: string;
+  title?: string;
+  metadata?: KestrelMetadata;
+  memoryKib: number;
+  vcpus: number;
+  os: DomainOs;
+  features: { acpi: boolean; apic: boolean; smm?: boolean };
+  cpu?: DomainCpu;
+  clock?: { offset: 'utc' | 'localtime' };
+  onPoweroff: 'destroy' | 'restart' | 'preserve';
+  onReboot: 'destroy' | 'restart' | 'preserve';
+  onCrash: 'destroy' | 'restart' | 'preserve';
+  devices: {
+    emulator?: string;
+    disks: DiskDevice[];
+    controllers: Controller[];
+    interfaces: NetInterface[];
+    serials: SerialDevice[];
+    channels: Channel[];
+    memballoon?: Memballoon;
+    rngs: Rng[];
+  };
+}
+
+/** An empty domain the configurators fill in. */
+export function emptyDomain(name: string, uuid: string, type: 'kvm' | 'qemu'): Domain {
+  return {
+    type,
+    name,
+    uuid,
+    memoryKib: 0,
+    vcpus: 1,
+    os: { arch: 'x86_64', machine: 'pc', bootDevices: [] },
+    features: { acpi: false, apic: false },
+    onPoweroff: 'destroy',
+    onReboot: 'restart',
+    onCrash: 'destroy',
+    devices: { disks: [], controllers: [], interfaces: [], serials: [], channels: [], rngs: [] },
+  };
+}

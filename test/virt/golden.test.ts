@@ -1,0 +1,131 @@
+// Golden domain XML: one file per feature combination the KVM guide describes. The test
+// rebuilds each domain through the configurators and compares byte for byte;
+// UPDATE_GOLDEN=1 rewrites the files (review the diff before committing).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildDomain } from '../../src/virt/libvirt/configure/index.js';
+import { renderDomain } from '../../src/virt/libvirt/domain/render.js';
+import { parseDomain } from '../../src/virt/libvirt/domain/parse.js';
+import type { BuildContext } from '../../src/virt/libvirt/configure/index.js';
+import {
+  FIXTURES,
+  UUID,
+  basePolicy,
+  baseSpec,
+  context,
+  fixtureHost,
+  withExtraSpecs,
+  withImageProps,
+} from './fixtures.js';
+
+const CUSTOM_MODELS = ['Penryn', 'IvyBridge', 'Haswell-noTSX', 'Broadwell-noTSX', 'Icelake-Server-noTSX'];
+
+const cases: Record<string, () => BuildContext> = {
+  'qemu-default': () => context(),
+  'kvm-host-model': () => context(baseSpec(), basePolicy({ virtType: 'kvm', cpuMode: 'host-model' })),
+  'kvm-host-passthrough': () =>
+    context(baseSpec(), basePolicy({ virtType: 'kvm', cpuMode: 'host-passthrough' })),
+  'kvm-cpu-none': () => context(baseSpec(), basePolicy({ virtType: 'kvm', cpuMode: 'none' })),
+  'kvm-custom-first-model': () =>
+    context(baseSpec(), basePolicy({ virtType: 'kvm', cpuMode: 'custom', cpuModels: CUSTOM_MODELS })),
+  'kvm-custom-by-flavor-traits': () =>
+    context(
+      withExtraSpecs({ 'trait:HW_CPU_X86_AVX': 'required', 'trait:HW_CPU_X86_AVX2': 'required' }),
+      basePolicy({ virtType: 'kvm', cpuMode: 'custom', cpuModels: CUSTOM_MODELS }),
+    ),
+  'kvm-custom-by-image-traits': () =>
+    context(
+      withImageProps({ 'trait:HW_CPU_X86_AVX512VBMI2': 'required' }),
+      basePolicy({ virtType: 'kvm', cpuMode: 'custom', cpuModels: CUSTOM_MODELS }),
+    ),
+  'kvm-custom-extra-flags': () =>
+    context(
+      baseSpec(),
+      basePolicy({
+        virtType: 'kvm',
+        cpuMode: 'custom',
+        cpuModels: ['IvyBridge'],
+        cpuExtraFlags: ['pcid', '-MPX', '+ssbd'],
+      }),
+    ),
+  'kvm-nested-vmx-host-model': () =>
+    context(baseSpec(), basePolicy({ virtType: 'kvm', cpuMode: 'host-model', cpuExtraFlags: ['vmx'] })),
+  'kvm-nested-vmx-custom': () =>
+    context(
+      baseSpec(),
+      basePolicy({
+        virtType: 'kvm',
+        cpuMode: 'custom',
+        cpuModels: ['IvyBridge'],
+        cpuExtraFlags: ['vmx', 'pcid'],
+      }),
+    ),
+  'kvm-topology-4-vcpus': () =>
+    context(
+      withExtraSpecs({ 'hw:cpu_sockets': '1', 'hw:cpu_cores': '2', 'hw:cpu_threads': '2' }, 4),
+      basePolicy({ virtType: 'kvm' }),
+    ),
+  'q35-uefi': () => context(withImageProps({ hw_machine_type: 'q35', hw_firmware_type: 'uefi' })),
+  'q35-uefi-secure-boot': () =>
+    context(withImageProps({ hw_machine_type: 'q35', hw_firmware_type: 'uefi', os_secure_boot: 'required' })),
+  'machine-from-config-q35': () => context(baseSpec(), basePolicy({ machineTypes: { x86_64: 'q35' } })),
+  'guest-agent': () => context(withImageProps({ hw_qemu_guest_agent: 'yes' })),
+  'disk-virtio': () => context(withImageProps({ hw_disk_bus: 'virtio' })),
+  'disk-scsi-virtio-scsi': () =>
+    context(withImageProps({ hw_disk_bus: 'scsi', hw_scsi_model: 'virtio-scsi' })),
+  'disk-sata': () => context(withImageProps({ hw_disk_bus: 'sata', hw_machine_type: 'q35' })),
+  'disk-ide-i440fx': () => context(withImageProps({ hw_disk_bus: 'ide', hw_machine_type: 'pc' })),
+  'disk-raw-file': () =>
+    context(baseSpec({ rootDisk: { kind: 'file', path: `/srv/${UUID}.raw`, format: 'raw' } })),
+  'disk-block-lvm': () =>
+    context(baseSpec({ rootDisk: { kind: 'block', path: `/dev/kestrel/${UUID}_disk` } })),
+  'disk-rbd': () =>
+    context(
+      baseSpec({
+        rootDisk: {
+          kind: 'rbd',
+          pool: 'vms',
+          image: `${UUID}_disk`,
+          monitors: [{ host: '127.0.0.1', port: 6789 }],
+          user: 'kestrel',
+          secretUuid: '11111111-2222-4333-8444-555555555555',
+        },
+      }),
+    ),
+  'kernel-boot': () =>
+    context(
+      withImageProps(
+        { os_command_line: 'console=ttyS0 quiet panic=-1' },
+        { kernelPath: '/var/lib/kestrel/kernels/vmlinuz', initrdPath: '/var/lib/kestrel/kernels/initrd.gz' },
+      ),
+    ),
+  'kernel-boot-default-cmdline': () => context(baseSpec({ kernelPath: '/var/lib/kestrel/kernels/vmlinuz' })),
+  'network-libvirt-vhost': () =>
+    context(
+      baseSpec({ network: { kind: 'libvirt-network', name: 'default' } }),
+      basePolicy(),
+      fixtureHost({ hasVhostNet: true }),
+    ),
+};
+
+for (const [name, make] of Object.entries(cases)) {
+  test(`golden domain XML: ${name}`, async () => {
+    const xml = renderDomain(await buildDomain(make()));
+    const file = join(FIXTURES, `${name}.xml`);
+    if (process.env.UPDATE_GOLDEN === '1' || !existsSync(file)) {
+      if (process.env.UPDATE_GOLDEN !== '1')
+        assert.fail(`missing golden file ${file}; run with UPDATE_GOLDEN=1`);
+      writeFileSync(file, xml);
+      return;
+    }
+    assert.equal(
+      xml,
+      readFileSync(file, 'utf8'),
+      `${name}: output differs from ${file} (UPDATE_GOLDEN=1 to rewrite)`,
+    );
+    // The parser reads back what the renderer wrote.
+    assert.equal(renderDomain(parseDomain(xml)), xml, `${name}: render(parse(xml)) differs`);
+  });
+}
