@@ -2,6 +2,7 @@
 // each failure, and the virt_type Kestrel will use. Exit 0 when guests can run (even only under
 // QEMU emulation), 1 when they cannot.
 import type { Command } from 'commander';
+import { formatProblems, loadConfig } from '../../config/index.js';
 import { formatDoctorReport, runDoctor, type VirtTypeSetting } from '../../host/index.js';
 import { UserError } from '../user-error.js';
 
@@ -23,28 +24,31 @@ export function registerDoctorCommand(program: Command): void {
       'check this host the way the KVM guide tells an operator to, and say which virt_type Kestrel will use',
     )
     .option('--json', 'print the report as JSON')
-    .option('--config <file>', 'configuration file ([libvirt] virt_type, connection_uri)')
-    // TODO(config): once src/config/index.ts (loadConfig) is committed, read [libvirt] virt_type and
-    // connection_uri from --config / $KESTREL_CONFIG and keep --virt-type only as an override.
-    .option('--virt-type <type>', 'the [libvirt] virt_type to decide for: auto, kvm or qemu (default auto)')
-    .option('--libvirt-uri <uri>', 'libvirt connection URI (default qemu:///system)')
+    .option(
+      '--config <file>',
+      'configuration file for [libvirt] virt_type and connection_uri (default: $KESTREL_CONFIG, then /etc/kestrel/kestrel.conf)',
+    )
+    .option('--virt-type <type>', 'override [libvirt] virt_type: auto, kvm or qemu')
+    .option('--libvirt-uri <uri>', 'override [libvirt] connection_uri (default qemu:///system)')
     .option('--host-root <dir>', 'read a recorded host from this directory instead of / (skips the probes)')
     .option('--no-probe', 'do not run the functional KVM probe')
     .action(async (opts: DoctorCliOptions) => {
-      const virtTypeSetting = (opts.virtType ?? 'auto') as VirtTypeSetting;
+      const loaded = await loadConfig({ path: opts.config });
+      if (loaded.warnings.length) process.stderr.write(`${formatProblems(loaded.warnings)}\n`);
+      if (loaded.errors.length) {
+        process.stderr.write(`${formatProblems(loaded.errors)}\n`);
+        throw new UserError(
+          `${loaded.source ?? 'configuration'}: invalid; fix it (kestrel config check lists every problem) and run kestrel doctor again`,
+        );
+      }
+      const virtTypeSetting = (opts.virtType ?? loaded.config.libvirt.virt_type) as VirtTypeSetting;
       if (!VIRT_TYPES.includes(virtTypeSetting)) {
         throw new UserError(`--virt-type ${opts.virtType}: not one of auto, kvm, qemu`);
-      }
-      if (opts.config !== undefined) {
-        throw new UserError(
-          `--config ${opts.config}: configuration files are not read yet by doctor (the config loader is not ` +
-            'in this build); pass --virt-type auto|kvm|qemu instead',
-        );
       }
       const report = await runDoctor({
         virtTypeSetting,
         hostRoot: opts.hostRoot,
-        libvirtUri: opts.libvirtUri,
+        libvirtUri: opts.libvirtUri ?? (loaded.config.libvirt.connection_uri || undefined),
         runProbe: opts.probe,
       });
       process.stdout.write(
