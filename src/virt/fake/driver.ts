@@ -319,7 +319,7 @@ export class FakeDriver implements HypervisorDriver {
         },
       );
     }
-    const { execute } = JSON.parse(command) as { execute?: string };
+    const execute = String((JSON.parse(command) as { execute?: unknown }).execute ?? '');
     switch (execute) {
       case 'guest-ping':
         return '{"return":{}}';
