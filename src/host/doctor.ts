@@ -201,13 +201,24 @@ function kvmEvidence(
   if (cpu.arch === 'power' && cpu.platform !== 'PowerNV') missing.push('platform is not PowerNV');
   if (cpu.arch === 'other') missing.push('neither x86 nor POWER');
   if (!device.stat.exists) missing.push('/dev/kvm does not exist');
+  // libvirt starts QEMU as its own user: a KVM that only root can open is no KVM for guests.
+  const qemuCannotOpen =
+    device.stat.exists && !device.usableByQemu
+      ? `${device.qemu.user} cannot open /dev/kvm read-write (see kvm.device)`
+      : undefined;
+  if (qemuCannotOpen) missing.push(qemuCannotOpen);
   const kvmCheck = probes.checks.find((c) => c.id === 'kvm.functional');
   let probeOk: boolean | undefined;
+  let probeDetail = probes.kvm ? (kvmCheck?.found ?? probes.kvm.detail) : (probes.skipped ?? 'not run');
   if (probes.kvm) probeOk = probes.kvm.ok && kvmCheck?.status === 'pass';
   else if (probes.noKvm) probeOk = false;
+  if (probeOk && qemuCannotOpen) {
+    probeOk = false;
+    probeDetail = `the probe guest ran (as ${process.getuid?.() === 0 ? 'root' : 'this user'}), but ${qemuCannotOpen}`;
+  }
   return {
     probeOk,
-    probeDetail: probes.kvm ? (kvmCheck?.found ?? probes.kvm.detail) : (probes.skipped ?? 'not run'),
+    probeDetail,
     staticReady: missing.length === 0,
     staticDetail: missing.join(', '),
   };
