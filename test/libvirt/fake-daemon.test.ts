@@ -3,6 +3,7 @@ import { test, describe, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
+import type { Logger } from '../../src/util/log.js';
 import { FakeDaemon, versionReply } from './fake-daemon.js';
 import {
   LibvirtClient,
@@ -24,7 +25,7 @@ import {
 
 const GET_VERSION = procedures.connectGetVersion.proc;
 
-function captureLogger(): { logger: ReturnType<typeof pino>; lines: string[] } {
+function captureLogger(): { logger: Logger; lines: string[] } {
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -32,7 +33,7 @@ function captureLogger(): { logger: ReturnType<typeof pino>; lines: string[] } {
       cb();
     },
   });
-  return { logger: pino({ level: 'debug' }, sink), lines };
+  return { logger: pino({ level: 'debug' }, sink) as unknown as Logger, lines };
 }
 
 const unhandled: unknown[] = [];
