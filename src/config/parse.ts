@@ -1,7 +1,7 @@
 // From INI text to a typed KestrelConfig: maps sections and keys onto the schema (deprecated
 // names, unknown options), interpolates, converts each value, then runs the cross-option rules.
 // Every problem is collected; nothing here throws for bad input.
-import { parseIni, type IniValue } from './ini.js';
+import { parseIni, type IniSection, type IniValue } from './ini.js';
 import { interpolate, InterpolationError } from './interpolate.js';
 import { maskSecret, type ConfigProblem } from './problems.js';
 import { checkRules, type Locate } from './rules.js';
@@ -35,6 +35,28 @@ for (const g of groupNames) {
   }
 }
 
+/**
+ * oslo.config lowercases group names other than DEFAULT, so [Libvirt] is [libvirt]; sections
+ * that meet under one name are merged, each key's occurrences kept in file order.
+ */
+function normalizeGroupNames(sections: Map<string, IniSection>): Map<string, IniSection> {
+  const out = new Map<string, IniSection>();
+  for (const [written, section] of sections) {
+    const name = written === 'DEFAULT' ? written : written.toLowerCase();
+    const into = out.get(name);
+    if (!into) {
+      out.set(name, { ...section, name, entries: new Map(section.entries) });
+      continue;
+    }
+    for (const [k, values] of section.entries)
+      into.entries.set(
+        k,
+        [...(into.entries.get(k) ?? []), ...values].sort((a, b) => a.line - b.line),
+      );
+  }
+  return out;
+}
+
 function groupOf(option: string): GroupName | undefined {
   return groupNames.find((g) => Object.hasOwn(schema[g].options, option));
 }
@@ -56,7 +78,7 @@ export function parseConfigText(text: string, file?: string): LoadedConfig {
   for (const e of doc.errors) errors.push({ ...at(e.line), message: e.message });
 
   const assigned = new Map<string, Assignment>();
-  for (const [sectionName, section] of doc.sections) {
+  for (const [sectionName, section] of normalizeGroupNames(doc.sections)) {
     const spec = groupSpec(sectionName);
     for (const [name, values] of section.entries) {
       const line = values[0].line;
@@ -70,13 +92,13 @@ export function parseConfigText(text: string, file?: string): LoadedConfig {
         continue;
       }
       if (!spec) {
-        // Other services' and other Nova drivers' groups: ignored, so nova.conf works as is.
-        const close = sectionName.length >= 5 ? nearest(sectionName, groupNames) : null;
-        if (close && name === [...section.entries.keys()][0])
+        // Other services' and other Nova drivers' groups: ignored silently, so nova.conf works
+        // as is. Only [default], a near-certain slip for [DEFAULT], is worth a word.
+        if (sectionName === 'default' && name === [...section.entries.keys()][0])
           warnings.push({
             ...at(section.line),
             group: sectionName,
-            message: `unknown group, ignored; did you mean [${close}]?`,
+            message: 'unknown group, ignored: group names are case-sensitive for DEFAULT; write [DEFAULT]',
           });
         continue;
       }

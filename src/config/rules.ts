@@ -30,7 +30,7 @@ export function checkRules(
     written.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
     return written.at(-1) ?? locate(options[0][0], options[0][1]);
   };
-  const { DEFAULT, libvirt, glance, api, database } = config;
+  const { DEFAULT, libvirt, glance, api } = config;
 
   if (libvirt.images_type === 'rbd' && !DEFAULT.force_raw_images)
     errors.push({
@@ -106,8 +106,12 @@ export function checkRules(
         'AMD SEV guests need the q35 machine type; without x86_64=q35 here every SEV image must set hw_machine_type=q35, or its boot fails with no clear error',
     });
 
+  // instances_path is only reported when written: its default follows a bad state_path.
   for (const option of ['state_path', 'instances_path'] as const)
-    if (!isAbsolute(DEFAULT[option]))
+    if (
+      !isAbsolute(DEFAULT[option]) &&
+      (option === 'state_path' || isSet('DEFAULT', option) || isAbsolute(DEFAULT.state_path))
+    )
       errors.push({
         ...locate('DEFAULT', option),
         ...(isSet('DEFAULT', option) ? {} : { value: DEFAULT[option] }),
@@ -143,7 +147,6 @@ export function checkRules(
   }
 
   checkDatabase(config, locate, isSet, errors, warnings);
-  void database;
   return { errors, warnings };
 }
 
@@ -157,14 +160,23 @@ function checkDatabase(
   const url = config.database.connection;
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1].toLowerCase() ?? '';
   const fallback = `sqlite:///${config.DEFAULT.state_path.replace(/\/$/, '')}/kestrel.sqlite`;
-  if (scheme === 'sqlite') {
-    const path = url.slice('sqlite:///'.length);
-    if (!url.startsWith('sqlite:///') || path === '' || !isAbsolute(path))
-      errors.push({
+  if (url.trim() === '') {
+    // Empty means "Kestrel's own SQLite file", as src/db reads it.
+    config.database.connection = fallback;
+  } else if (scheme === 'sqlite') {
+    const path = url.slice('sqlite://'.length).split('?')[0];
+    if (path === '' || path === '/' || path === '/:memory:') {
+      warnings.push({
+        ...locate('database', 'connection'),
+        message: 'an in-memory database: everything is lost when Kestrel stops',
+      });
+    } else if (!path.startsWith('/') || !isAbsolute(path.slice(1))) {
+      warnings.push({
         ...locate('database', 'connection'),
         message:
-          'an SQLite URL needs an absolute path: sqlite:////var/lib/kestrel/kestrel.sqlite (three slashes, then the path)',
+          'a relative SQLite path depends on the directory Kestrel starts in; write sqlite:////absolute/path.sqlite (four slashes)',
       });
+    }
   } else if (scheme === 'postgresql' || scheme === 'postgres' || scheme.startsWith('postgresql+')) {
     // Accepted; the driver suffix of SQLAlchemy URLs (postgresql+psycopg2) is ignored.
   } else if (scheme === 'mysql' || scheme.startsWith('mysql+')) {
