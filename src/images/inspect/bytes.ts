@@ -12,7 +12,6 @@ export function startsWith(b: Buffer, magic: Buffer, at = 0): boolean {
 /** A header string quoted for a message: printable ASCII only, at most 120 characters. */
 export function quoted(b: Buffer | string): string {
   const s = typeof b === 'string' ? b : b.toString('latin1');
-  // eslint-disable-next-line no-control-regex
   const clean = s.replace(/[^\x20-\x7e]/g, '?');
   return JSON.stringify(clean.length > 120 ? `${clean.slice(0, 117)}...` : clean);
 }
