@@ -49,7 +49,7 @@ export const ListDomainsFlags = {
 
 export const DefineFlags = { VALIDATE: 1 } as const;
 export const CreateFlags = {
-  START_PAUSED: 1,
+  PAUSED: 1,
   AUTODESTROY: 2,
   BYPASS_CACHE: 4,
   FORCE_BOOT: 8,
