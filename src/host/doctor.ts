@@ -6,7 +6,7 @@ import { checkCpu, readCpuFlags, type CpuFlags } from './cpu.js';
 import { realStat, statFromDeviceFacts, type StatFn } from './device-stat.js';
 import { checkFirmware, readFirmware } from './firmware.js';
 import { checkKvmDevice, readKvmDevice, type KvmDeviceFacts } from './kvm-device.js';
-import { runKvmProbe, type KvmProbeFn, type KvmProbeResult } from './kvm-probe.js';
+import { PROBE_DEFAULT_TIMEOUT_MS, runKvmProbe, type KvmProbeFn, type KvmProbeResult } from './kvm-probe.js';
 import { checkLibvirt, readDomainCapabilities, readLibvirtVersions } from './libvirt-version.js';
 import { checkKvmModules, expectedHardwareModule, readKvmModules, type KvmModule } from './modules.js';
 import { checkNested, readNested } from './nested.js';
@@ -32,7 +32,7 @@ export interface DoctorOptions {
   runner?: CommandRunner;
   /** Replaces stat for device nodes; default: hostRoot/device-facts.json if present, else the real files. */
   statFn?: StatFn;
-  /** Bound for each probe run (default 2.5 s). */
+  /** Bound for the KVM probe run (default 2.5 s); the TCG control run gets at least 6 s. */
   probeTimeoutMs?: number;
 }
 
@@ -127,7 +127,15 @@ async function runProbes(
   const probe: KvmProbeFn | undefined =
     opts.probe ??
     (live && process.arch === 'x64'
-      ? (accel) => runKvmProbe(accel, { timeoutMs: opts.probeTimeoutMs })
+      ? (accel) =>
+          runKvmProbe(accel, {
+            // TCG is the control and normally takes ~0.15 s; its longer bound only matters on a
+            // loaded machine, where a spurious TCG timeout would wrongly say no guest can run.
+            timeoutMs:
+              accel === 'tcg'
+                ? Math.max(6000, opts.probeTimeoutMs ?? 0)
+                : (opts.probeTimeoutMs ?? PROBE_DEFAULT_TIMEOUT_MS),
+          })
       : undefined);
   if (!probe)
     return skip(live ? `this machine is ${process.arch}, not x86_64` : 'recorded host (inject a probe)');
