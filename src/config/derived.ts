@@ -2,16 +2,6 @@
 // every caller applies Nova's rules the same way.
 import type { KestrelConfig } from './schema/index.js';
 
-/** The allocation ratios in force: the option when set, else its initial_* value. */
-export function effectiveAllocationRatios(config: KestrelConfig): { cpu: number; ram: number; disk: number } {
-  const d = config.DEFAULT;
-  return {
-    cpu: d.cpu_allocation_ratio ?? d.initial_cpu_allocation_ratio,
-    ram: d.ram_allocation_ratio ?? d.initial_ram_allocation_ratio,
-    disk: d.disk_allocation_ratio ?? d.initial_disk_allocation_ratio,
-  };
-}
-
 /** The disk backend images_type selects: `default` is qcow2 with use_cow_images, else flat. */
 export function resolvedImagesType(config: KestrelConfig): 'flat' | 'qcow2' | 'lvm' | 'rbd' {
   const t = config.libvirt.images_type;

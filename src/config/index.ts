@@ -11,4 +11,4 @@ export {
 export { parseConfigText, defaultConfig, type LoadedConfig } from './parse.js';
 export { formatProblems, formatProblem, type ConfigProblem } from './problems.js';
 export { schema, groupNames, type KestrelConfig, type GroupName } from './schema/index.js';
-export { effectiveAllocationRatios, apiEndpoints, resolvedImagesType } from './derived.js';
+export { apiEndpoints, resolvedImagesType } from './derived.js';

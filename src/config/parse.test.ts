@@ -21,6 +21,19 @@ describe('defaults', () => {
     assert.equal(c.database.connection, 'sqlite:////var/lib/kestrel/kestrel.sqlite');
     assert.equal(c.image_cache.subdirectory_name, '_base');
   });
+  test('unset allocation ratios follow their initial_* options, as in Nova', () => {
+    assert.deepEqual(
+      [defaultConfig().DEFAULT.cpu_allocation_ratio, defaultConfig().DEFAULT.ram_allocation_ratio],
+      [4, 1],
+    );
+    const c = parseConfigText(
+      '[DEFAULT]\ninitial_cpu_allocation_ratio = 8\nram_allocation_ratio = 1.5\n',
+    ).config;
+    assert.deepEqual(
+      [c.DEFAULT.cpu_allocation_ratio, c.DEFAULT.ram_allocation_ratio, c.DEFAULT.disk_allocation_ratio],
+      [8, 1.5, 1],
+    );
+  });
   test('an empty file has no problems', () => {
     const r = parseConfigText('');
     assert.deepEqual([r.errors, r.warnings], [[], []]);
@@ -155,6 +168,12 @@ describe('deprecated names and aliases', () => {
     const r = parseConfigText('[libvirt]\ncpu_mode = custom\ncpu_model = IvyBridge\n');
     assert.deepEqual(r.config.libvirt.cpu_models, ['IvyBridge']);
     assert.match(r.warnings[0].message, /write "cpu_models"/);
+    const bad = parseConfigText('[libvirt]\ncpu_model = IvyBridge\n');
+    assert.deepEqual(
+      [bad.errors[0].option, bad.errors[0].line],
+      ['cpu_model', 2],
+      'problems name what the file says',
+    );
     const both = parseConfigText(
       '[libvirt]\ncpu_mode = custom\ncpu_models = Haswell\ncpu_model = IvyBridge\n',
     );
@@ -250,6 +269,12 @@ describe('cross-option rules', () => {
       /only useful/,
     );
     assert.match(warningsOf('[libvirt]\nnum_memory_encrypted_guests = 15\n')[0].message, /q35/);
+    assert.match(
+      warningsOf(
+        '[DEFAULT]\nram_allocation_ratio = 1.5\n[libvirt]\nnum_memory_encrypted_guests = 15\nhw_machine_type = x86_64=q35\n',
+      )[0].message,
+      /ram_allocation_ratio = 1.0/,
+    );
     assert.deepEqual(
       warningsOf('[libvirt]\nnum_memory_encrypted_guests = 15\nhw_machine_type = x86_64=q35\n'),
       [],

@@ -20,8 +20,8 @@ export interface LoadedConfig {
 /** Where an option got its value in the file. */
 interface Assignment {
   values: IniValue[];
-  /** Set when the file used a deprecated name, as `[group] name`. */
-  viaDeprecated?: string;
+  /** Set when the file used a deprecated name: problems then name what the file says. */
+  writtenAs?: { group: string; option: string };
 }
 
 const key = (group: string, option: string): string => `${group}.${option}`;
@@ -116,8 +116,8 @@ export function parseConfigText(text: string, file?: string): LoadedConfig {
         });
         const target = key(moved.group, moved.option);
         // The current name wins over a deprecated one, wherever each appears.
-        if (!assigned.has(target) || assigned.get(target)?.viaDeprecated)
-          assigned.set(target, { values, viaDeprecated: `[${sectionName}] ${name}` });
+        if (!assigned.has(target) || assigned.get(target)?.writtenAs)
+          assigned.set(target, { values, writtenAs: { group: sectionName, option: name } });
         continue;
       }
       const candidates = [
@@ -155,7 +155,7 @@ export function parseConfigText(text: string, file?: string): LoadedConfig {
   };
 
   const config = {} as Record<string, Record<string, unknown>>;
-  const lines = new Map<string, { line?: number; value?: string }>();
+  const lines = new Map<string, { line: number; value: string; group: string; option: string }>();
   for (const g of groupNames) {
     const values: Record<string, unknown> = {};
     for (const [option, spec] of Object.entries(schema[g].options) as [string, AnyOption][]) {
@@ -166,7 +166,6 @@ export function parseConfigText(text: string, file?: string): LoadedConfig {
 
   function resolveOption(g: GroupName, option: string, spec: AnyOption): unknown {
     const a = assigned.get(key(g, option));
-    const labelOption = a?.viaDeprecated ? `${option} (written as ${a.viaDeprecated})` : option;
     if (!a) {
       if (spec.kind !== 'string' || typeof spec.default !== 'string') return spec.default;
       try {
@@ -177,13 +176,15 @@ export function parseConfigText(text: string, file?: string): LoadedConfig {
       }
     }
     const occurrences = spec.multi ? a.values : [a.values[a.values.length - 1]];
+    const written = a.writtenAs ?? { group: g, option };
     lines.set(key(g, option), {
+      ...written,
       line: occurrences[0].line,
       value: shownValue(spec, occurrences[occurrences.length - 1].value),
     });
     const results: unknown[] = [];
     for (const occ of occurrences) {
-      const where = { ...at(occ.line), group: g, option: labelOption, value: shownValue(spec, occ.value) };
+      const where = { ...at(occ.line), ...written, value: shownValue(spec, occ.value) };
       let text: string;
       try {
         text = interpolate(occ.value, g, rawOf, [key(g, option)]);
@@ -205,12 +206,13 @@ export function parseConfigText(text: string, file?: string): LoadedConfig {
     return spec.multi ? results.flat() : results[0];
   }
 
-  const locate: Locate = (g, option) => ({
-    ...at(lines.get(key(g, option))?.line),
-    group: g,
-    option,
-    ...(lines.has(key(g, option)) && { value: lines.get(key(g, option))?.value }),
-  });
+  // Problems point at the line the operator wrote, under the name written there.
+  const locate: Locate = (g, option) => {
+    const l = lines.get(key(g, option));
+    return l
+      ? { ...at(l.line), group: l.group, option: l.option, value: l.value }
+      : { ...at(), group: g, option };
+  };
   const typed = config as unknown as KestrelConfig;
   const ruled = checkRules(typed, locate, (g, o) => assigned.has(key(g, o)));
   errors.push(...ruled.errors);

@@ -32,6 +32,11 @@ export function checkRules(
   };
   const { DEFAULT, libvirt, glance, api } = config;
 
+  // Nova: an unset *_allocation_ratio means initial_*_allocation_ratio.
+  for (const kind of ['cpu', 'ram', 'disk'] as const)
+    if (!isSet('DEFAULT', `${kind}_allocation_ratio`))
+      DEFAULT[`${kind}_allocation_ratio`] = DEFAULT[`initial_${kind}_allocation_ratio`];
+
   if (libvirt.images_type === 'rbd' && !DEFAULT.force_raw_images)
     errors.push({
       ...on([
@@ -107,6 +112,18 @@ export function checkRules(
     });
 
   // instances_path is only reported when written: its default follows a bad state_path.
+  if (
+    libvirt.num_memory_encrypted_guests !== null &&
+    libvirt.num_memory_encrypted_guests > 0 &&
+    DEFAULT.ram_allocation_ratio > 1
+  )
+    warnings.push({
+      ...locate('DEFAULT', 'ram_allocation_ratio'),
+      ...(isSet('DEFAULT', 'ram_allocation_ratio') ? {} : { value: String(DEFAULT.ram_allocation_ratio) }),
+      message:
+        'SEV guests pin their memory, so memory cannot be overcommitted on an SEV host; set ram_allocation_ratio = 1.0',
+    });
+
   for (const option of ['state_path', 'instances_path'] as const)
     if (
       !isAbsolute(DEFAULT[option]) &&

@@ -2,7 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -86,6 +86,26 @@ describe('kestrel config check', () => {
       assert.doesNotMatch(r.stderr, /at .*\.(ts|js):\d+/);
     }
   });
+
+  test(
+    'a file the user cannot read (run as nobody)',
+    { skip: process.getuid?.() === 0 ? false : 'needs root to switch to an unprivileged user' },
+    async () => {
+      const secret = join(dir, 'secret.conf');
+      await writeFile(secret, '[DEFAULT]\n', { mode: 0o600 });
+      await chmod(dir, 0o711); // nobody may traverse the directory but not read the file
+      const r = spawnSync(join(root, 'bin', 'kestrel'), ['config', 'check', '--config', secret], {
+        cwd: root,
+        encoding: 'utf8',
+        uid: 65534,
+        gid: 65534,
+        env: { ...process.env, KESTREL_FROM_SOURCE: '1', KESTREL_CONFIG: '', HOME: '/tmp' },
+        timeout: 60_000,
+      });
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, /secret\.conf: cannot be read: permission denied/);
+    },
+  );
 
   test('KESTREL_CONFIG is used when --config is absent', () => {
     const r = kestrel(['config', 'check'], { KESTREL_CONFIG: join(fixtures, 'guide-enable-kvm.conf') });
