@@ -1,0 +1,77 @@
+// Turning libvirt failures into errors that carry their cause: a QEMU start failure gets the
+// tail of QEMU's own log, "no supported architecture for os type 'hvm'" gets the guide's
+// explanation, a missing domain becomes instance-not-found.
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isLibvirtError, isNoDomain, isOperationInvalid } from '../../libvirt/index.js';
+import { VirtError, NO_HVM_EXPLANATION, NO_HVM_FIX, instanceNotFound } from '../errors.js';
+
+/** The last maxBytes of a file (as root: libvirt's logs are 0600), or '' when absent. */
+export async function tailFile(path: string, maxBytes: number): Promise<string> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch {
+    return '';
+  }
+  try {
+    const { size } = await fh.stat();
+    const len = Math.min(size, maxBytes);
+    const buf = Buffer.alloc(len);
+    await fh.read(buf, 0, len, size - len);
+    return buf.toString('utf8');
+  } finally {
+    await fh.close();
+  }
+}
+
+export async function qemuLogTail(logDir: string, domainName: string, lines = 20): Promise<string> {
+  const text = await tailFile(join(logDir, `${domainName}.log`), 16 * 1024);
+  return text.trimEnd().split('\n').slice(-lines).join('\n');
+}
+
+export function isNoHvm(e: unknown): boolean {
+  return e instanceof Error && /no supported architecture for os type 'hvm'/i.test(e.message);
+}
+
+/** A guest that failed to define or start, with QEMU's log tail. */
+export async function startFailure(
+  e: unknown,
+  uuid: string,
+  domainName: string,
+  logDir: string,
+): Promise<VirtError> {
+  if (e instanceof VirtError) return e;
+  if (isNoHvm(e)) {
+    return new VirtError('kvm-unavailable', `instance ${uuid} could not start: ${NO_HVM_EXPLANATION}`, {
+      fix: NO_HVM_FIX,
+      cause: e,
+    });
+  }
+  const tail = await qemuLogTail(logDir, domainName);
+  return new VirtError('guest-start-failed', `instance ${uuid} failed to start: ${(e as Error).message}`, {
+    fix: `read the QEMU log ${join(logDir, `${domainName}.log`)}; check the image and the flavor, then rebuild`,
+    details: tail ? `QEMU log (last lines):\n${tail}` : undefined,
+    cause: e,
+  });
+}
+
+/** Maps a libvirt error from an operation on an existing guest. */
+export function operationFailure(e: unknown, uuid: string, op: string): Error {
+  if (e instanceof VirtError) return e;
+  if (isNoDomain(e)) return instanceNotFound(uuid);
+  if (isOperationInvalid(e)) {
+    return new VirtError(
+      'invalid-state',
+      `cannot ${op} instance ${uuid}: ${isLibvirtError(e) ? e.libvirtMessage : String(e)}`,
+      {
+        fix: `wait until the instance is in a state that allows ${op}`,
+        cause: e,
+      },
+    );
+  }
+  return new VirtError('hypervisor-error', `${op} of instance ${uuid} failed: ${(e as Error).message}`, {
+    fix: 'check libvirtd (kestrel doctor) and the QEMU log of the instance',
+    cause: e,
+  });
+}
