@@ -8,10 +8,12 @@ export function formatDoctorReport(report: DoctorReport, width = 100): string {
   const idWidth = Math.max(...report.checks.map((c) => c.id.length));
   const lines: string[] = [];
   for (const c of report.checks) {
-    lines.push(`${MARKERS[c.status]} ${c.id.padEnd(idWidth)}  ${c.found}`);
+    const indent = ' '.repeat(idWidth + 4);
+    const [first, ...rest] = wrap(c.found, width - idWidth - 4);
+    lines.push(`${MARKERS[c.status]} ${c.id.padEnd(idWidth)}  ${first ?? ''}`);
+    for (const l of rest) lines.push(`${indent}${l}`);
     if (c.fix) {
-      for (const l of wrap(`fix: ${c.fix}`, width - idWidth - 6))
-        lines.push(`${' '.repeat(idWidth + 4)}${l}`);
+      for (const l of wrap(`fix: ${c.fix}`, width - idWidth - 4)) lines.push(`${indent}${l}`);
     }
   }
   lines.push('');
