@@ -1,0 +1,97 @@
+// `npm run bench -- libvirt-rpc`: the RPC client's call latency and pipelined throughput against
+// the real libvirtd, and the baseline it replaces (spawning `virsh version`), measured in one run.
+// Env: KT_BENCH_URI (default qemu:///system), KT_BENCH_SEQ (2000), KT_BENCH_PIPE (20000),
+// KT_BENCH_CONCURRENCY (64), KT_BENCH_VIRSH (20).
+import { performance } from 'node:perf_hooks';
+import { LibvirtClient } from '../src/libvirt/index.js';
+import { run } from '../src/util/run.js';
+
+const uri = process.env.KT_BENCH_URI ?? 'qemu:///system';
+const seqCalls = Number(process.env.KT_BENCH_SEQ ?? 2000);
+const pipeCalls = Number(process.env.KT_BENCH_PIPE ?? 20000);
+const concurrency = Number(process.env.KT_BENCH_CONCURRENCY ?? 64);
+const virshRuns = Number(process.env.KT_BENCH_VIRSH ?? 20);
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+}
+
+const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  const client = await LibvirtClient.connect({ uri });
+  const handshakeMs = performance.now() - t0;
+  try {
+    // Warm-up (JIT, daemon worker threads).
+    for (let i = 0; i < 200; i++) await client.host.getVersion();
+
+    const lat: number[] = [];
+    for (let i = 0; i < seqCalls; i++) {
+      const s = performance.now();
+      await client.host.getVersion();
+      lat.push(performance.now() - s);
+    }
+    const seqMedian = median(lat);
+    console.log(`libvirt-rpc: ${uri}, handshake ${round(handshakeMs, 1)} ms`);
+    console.log(
+      `sequential CONNECT_GET_VERSION x${seqCalls}: median ${round(seqMedian)} ms, p90 ${round(percentile(lat, 90))} ms, p99 ${round(percentile(lat, 99))} ms`,
+    );
+
+    let issued = 0;
+    const worker = async () => {
+      while (issued < pipeCalls) {
+        issued++;
+        await client.host.getVersion();
+      }
+    };
+    const p0 = performance.now();
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    const pipeSec = (performance.now() - p0) / 1000;
+    const perSec = pipeCalls / pipeSec;
+    console.log(
+      `pipelined CONNECT_GET_VERSION x${pipeCalls}, ${concurrency} callers (client keeps libvirtd's limit of 5 on the wire): ${Math.round(perSec)} calls/s (${round((pipeSec * 1000) / pipeCalls, 4)} ms/call amortized)`,
+    );
+
+    const virsh: number[] = [];
+    for (let i = 0; i < virshRuns; i++) {
+      const s = performance.now();
+      const r = await run(['virsh', '-c', uri, 'version'], { timeoutMs: 60_000 });
+      if (r.code !== 0) throw new Error(`virsh version failed: ${r.stderr}`);
+      virsh.push(performance.now() - s);
+    }
+    const virshMedian = median(virsh);
+    const speedup = virshMedian / seqMedian;
+    console.log(
+      `baseline: spawn \`virsh -c ${uri} version\` x${virshRuns}: median ${round(virshMedian, 1)} ms`,
+    );
+    console.log(`speedup (virsh median / sequential call median): ${round(speedup, 0)}x`);
+    console.log(
+      `targets: sequential <= 0.3 ms ${seqMedian <= 0.3 ? 'met' : 'MISSED'}; >= 100x virsh ${speedup >= 100 ? 'met' : 'MISSED'}`,
+    );
+    console.log(
+      `BENCH ${JSON.stringify({
+        bench: 'libvirt-rpc',
+        uri,
+        sequential_ms: round(seqMedian, 4),
+        pipelined_calls_per_s: Math.round(perSec),
+        virsh_ms: round(virshMedian, 2),
+        speedup_vs_virsh: round(speedup, 1),
+      })}`,
+    );
+  } finally {
+    await client.close();
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(`libvirt-rpc bench failed: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});
