@@ -1,0 +1,22 @@
+// Every test that needs Ceph, in one file: the cluster is brought up once (scripts/ceph-up) and,
+// when this file started it, torn down at the end (scripts/ceph-down). Keeping them in one file
+// means no other test file can tear the cluster down under a running test. Cases live in
+// *.cases.ts modules by concern.
+import { after, describe } from 'node:test';
+import { randomBytes } from 'node:crypto';
+import { ensureCeph, type CephEnv } from './ceph-env.js';
+import { rbdStoreCases } from './rbd-store.cases.js';
+
+const prefix = `kt-storage-${randomBytes(3).toString('hex')}`;
+const up = await ensureCeph();
+const skip = 'skip' in up ? `Ceph unavailable, not exercised: ${up.skip}` : false;
+if (skip) console.log(`# SKIP ${skip}`);
+const env = (): CephEnv => up as CephEnv;
+
+after(async () => {
+  if (!('skip' in up)) await up.release();
+});
+
+describe('RBD image store', { skip }, () => {
+  rbdStoreCases(env, prefix);
+});
