@@ -42,7 +42,9 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
   const hostRoot = resolve(opts.hostRoot ?? '/');
   const live = hostRoot === '/';
   const uri = opts.libvirtUri ?? DEFAULT_URI;
-  const statFn = opts.statFn ?? (await statFromDeviceFacts(hostRoot)) ?? realStat(hostRoot);
+  // A recorded host describes its device nodes in device-facts.json; the real host is stat'ed.
+  const statFn =
+    opts.statFn ?? (live ? undefined : await statFromDeviceFacts(hostRoot)) ?? realStat(hostRoot);
   const runner = opts.runner ?? (live ? defaultRunner : undefined);
 
   const [cpu, modules, device, nested, sev, vhost, firmware] = await Promise.all([

@@ -31,6 +31,8 @@ export async function readKvmDevice(hostRoot: string, statFn: StatFn): Promise<K
 }
 
 export const KVM_DEVICE_FIX =
+  'If you cannot start VMs after installation without rebooting, the permissions might not be set ' +
+  'correctly; this can happen if you load the KVM module before you install QEMU and libvirt. ' +
   'Run: udevadm trigger (the qemu-kvm udev rule /lib/udev/rules.d/45-qemu-kvm.rules sets the group to ' +
   'kvm). Where no udev runs: chgrp kvm /dev/kvm && chmod 0660 /dev/kvm. Until this is fixed libvirt ' +
   're-probes QEMU on every API call, and each create takes 50-90 s instead of under a second, even ' +
