@@ -13,7 +13,11 @@ import {
   isNoDomain,
   isRetryable,
   procedures,
+  DomainRef,
+  type DomainEvent,
 } from '../../src/libvirt/index.js';
+import { messages } from '../../src/libvirt/procedures.js';
+import { decode, encode, xint } from '../../src/libvirt/xdr.js';
 import { RpcConnection } from '../../src/libvirt/connection.js';
 import {
   encodePacket,
@@ -293,6 +297,63 @@ describe('libvirt client against a fake daemon', () => {
     assert.ok(err instanceof LibvirtConnectionError && err.kind === 'keepalive', String(err));
     assert.ok((await closed) instanceof LibvirtConnectionError);
     assert.ok(conn.stats.pingsSent >= 2);
+  });
+
+  test('events: lifecycle and agent-lifecycle messages become typed events on the stream; unknown callbacks are dropped', async () => {
+    fake.handler = (c) => {
+      if (c.header.proc === procedures.connectDomainEventCallbackRegisterAny.proc) {
+        const { eventID } = decode(procedures.connectDomainEventCallbackRegisterAny.args, c.payload);
+        c.reply(encode(xint, eventID === 0 ? 7 : 8));
+      } else c.reply();
+    };
+    const client = await LibvirtClient.connect({
+      uri: 'test:///default',
+      socketPath: fake.path,
+      reconnect: false,
+    });
+    try {
+      await client.subscribe('lifecycle');
+      await client.subscribe('agent-lifecycle');
+      const dom = new DomainRef('kt-rpc-fake', '11111111-2222-3333-4444-555555555555', 3);
+      const lifecycle = messages.domainEventCallbackLifecycle;
+      const agent = messages.domainEventCallbackAgentLifecycle;
+      const ac = new AbortController();
+      const got: DomainEvent[] = [];
+      const consumer = (async () => {
+        for await (const ev of client.events.stream(ac.signal)) {
+          got.push(ev);
+          if (got.length === 3) ac.abort();
+        }
+      })();
+      fake.broadcast(
+        Program.REMOTE,
+        lifecycle.proc,
+        encode(lifecycle.msg, { callbackID: 99, dom, event: 0, detail: 0 }),
+      ); // not ours
+      fake.broadcast(
+        Program.REMOTE,
+        lifecycle.proc,
+        encode(lifecycle.msg, { callbackID: 7, dom, event: 4, detail: 0 }),
+      );
+      fake.broadcast(
+        Program.REMOTE,
+        lifecycle.proc,
+        encode(lifecycle.msg, { callbackID: 7, dom, event: 2, detail: 0 }),
+      );
+      fake.broadcast(
+        Program.REMOTE,
+        agent.proc,
+        encode(agent.msg, { callbackID: 8, dom, state: 1, reason: 2 }),
+      );
+      await consumer;
+      assert.deepEqual(
+        got.map((e) => (e.kind === 'lifecycle' ? `${e.event}/${e.detail}` : `agent ${e.state}/${e.reason}`)),
+        ['resumed/unpaused', 'started/booted', 'agent connected/channel'],
+      );
+      assert.equal(got[0].domain.uuidString, '11111111-2222-3333-4444-555555555555');
+    } finally {
+      await client.close();
+    }
   });
 
   test('reconnect: after the daemon comes back the client re-handshakes and emits reconnected', async () => {
