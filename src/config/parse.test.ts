@@ -129,6 +129,11 @@ describe('multi-valued and repeated options', () => {
       { node: '1', size: '1GB', count: '1' },
     ]);
     assert.match(errorsOf('[DEFAULT]\nreserved_huge_pages = node0\n')[0].message, /key:value/);
+    assert.match(
+      errorsOf('[DEFAULT]\nreserved_huge_pages = node:0,size:2048\n')[0].message,
+      /node, size and count/,
+    );
+    assert.deepEqual(errorsOf('[DEFAULT]\nreserved_huge_pages = node:0,size:1GB,count:2\n'), []);
   });
 });
 

@@ -1,5 +1,6 @@
 // `kestrel config check|docs` (issue 2): validate a configuration file; write the reference.
 import { writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { formatProblems, loadConfig, resolvedImagesType } from '../../config/index.js';
 import { renderConfigDocs } from '../../config/docs.js';
@@ -40,16 +41,18 @@ export function registerConfigCommands(program: Command): void {
   config
     .command('docs')
     .description('write the configuration reference generated from the option schema')
-    .option('--output <path>', 'where to write it', 'docs/configuration.md')
-    .action(async (opts: { output: string }) => {
+    .option('--output <path>', 'where to write it (default: docs/configuration.md in the Kestrel tree)')
+    .action(async (opts: { output?: string }) => {
+      // src/cli/commands/ and dist/cli/commands/ are both three levels below the tree's root.
+      const output = opts.output ?? fileURLToPath(new URL('../../../docs/configuration.md', import.meta.url));
       try {
-        await writeFile(opts.output, renderConfigDocs());
+        await writeFile(output, renderConfigDocs());
       } catch (e) {
         throw new UserError(
-          `cannot write ${opts.output}: ${(e as Error).message}; check that its directory exists and is writable`,
+          `cannot write ${output}: ${(e as Error).message}; check that its directory exists and is writable`,
         );
       }
-      process.stdout.write(`wrote ${opts.output}\n`);
+      process.stdout.write(`wrote ${output}\n`);
     });
 }
 

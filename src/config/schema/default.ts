@@ -128,6 +128,15 @@ export const defaultGroup = group(
     }),
     reserved_huge_pages: multiDict({
       default: [],
+      check: (d) => {
+        const keys = Object.keys(d).sort().join(',');
+        if (keys !== 'count,node,size')
+          return 'expected exactly node, size and count, e.g. node:0,size:2048,count:64';
+        if (!/^\d+$/.test(d.node) || !/^\d+$/.test(d.count)) return 'node and count must be whole numbers';
+        if (!/^\d+\s*([kKmMgG]i?[bB]?)?$/.test(d.size))
+          return 'size is the page size in KiB (2048) or with a unit (2MB, 1GB)';
+        return null;
+      },
       help: 'Huge pages kept for the host, one line per NUMA node and page size, e.g. reserved_huge_pages = node:0,size:2048,count:64 (repeat the key for more).',
     }),
     sync_power_state_interval: int({

@@ -238,15 +238,18 @@ export function list(
 
 /** A MultiOpt of DictOpt: each repeated key adds one `k:v,k:v` dictionary. */
 export function multiDict(
-  o: Common & { default: Record<string, string>[] },
+  o: Common & { default: Record<string, string>[]; check?: (d: Record<string, string>) => string | null },
 ): OptionSpec<Record<string, string>[]> {
+  const { check, ...rest } = o;
   // parse() handles one occurrence; the loader collects the occurrences into the array.
   return spec(
     'multi-dict',
-    o,
+    rest,
     (raw) => {
       const d = parseDict(raw);
-      return d.ok ? { ok: true, value: [d.value] } : d;
+      if (!d.ok) return d;
+      const problem = check?.(d.value) ?? null;
+      return problem ? { ok: false, message: problem } : { ok: true, value: [d.value] };
     },
     { multi: true },
   );
