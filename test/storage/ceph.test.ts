@@ -6,6 +6,7 @@ import { after, describe } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import { ensureCeph, type CephEnv } from './ceph-env.js';
 import { rbdStoreCases } from './rbd-store.cases.js';
+import { rbdDownloadCases } from './rbd-download.cases.js';
 
 const prefix = `kt-storage-${randomBytes(3).toString('hex')}`;
 const up = await ensureCeph();
@@ -19,4 +20,8 @@ after(async () => {
 
 describe('RBD image store', { skip }, () => {
   rbdStoreCases(env, prefix);
+});
+
+describe('RBD direct download', { skip }, () => {
+  rbdDownloadCases(env, prefix);
 });
