@@ -357,13 +357,17 @@ describe('libvirt client against a fake daemon', () => {
   });
 
   test('reconnect: after the daemon comes back the client re-handshakes and emits reconnected', async () => {
-    fake.handler = (c) => c.reply(versionReply(11n));
+    fake.handler = (c) =>
+      c.header.proc === procedures.connectDomainEventCallbackRegisterAny.proc
+        ? c.reply(encode(xint, 1))
+        : c.reply(versionReply(11n));
     const client = await LibvirtClient.connect({
       uri: 'test:///default',
       socketPath: fake.path,
       reconnectInitialDelayMs: 20,
     });
     try {
+      await client.subscribe('lifecycle');
       const disconnected = new Promise((r) => client.once('disconnected', r));
       const reconnected = new Promise((r) => client.once('reconnected', r));
       await fake.stop();
@@ -373,6 +377,12 @@ describe('libvirt client against a fake daemon', () => {
       await fake.start();
       await reconnected;
       assert.equal((await waiting).hvVer, 11n);
+      const handshakes = fake.received.filter((h) => h.proc === 1).length;
+      const registrations = fake.received.filter(
+        (h) => h.proc === procedures.connectDomainEventCallbackRegisterAny.proc,
+      ).length;
+      assert.equal(handshakes, 2, 'CONNECT_OPEN again after the reconnect');
+      assert.equal(registrations, 2, 'the lifecycle callback was registered again');
     } finally {
       await client.close();
     }
