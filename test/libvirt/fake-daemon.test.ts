@@ -377,7 +377,7 @@ describe('libvirt client against a fake daemon', () => {
       await fake.start();
       await reconnected;
       assert.equal((await waiting).hvVer, 11n);
-      const handshakes = fake.received.filter((h) => h.proc === 1).length;
+      const handshakes = fake.received.filter((h) => h.prog === Program.REMOTE && h.proc === 1).length;
       const registrations = fake.received.filter(
         (h) => h.proc === procedures.connectDomainEventCallbackRegisterAny.proc,
       ).length;
