@@ -233,7 +233,9 @@ export class IdentityRepo {
   }
 
   /** Stores a new token and returns the opaque string (shown once, stored only as a hash). */
-  async issueToken(t: Omit<TokenRecord, 'auditId' | 'issuedAt'> & { ttlSeconds: number }): Promise<{
+  async issueToken(
+    t: Omit<TokenRecord, 'auditId' | 'issuedAt' | 'expiresAt'> & { ttlSeconds: number },
+  ): Promise<{
     token: string;
     record: TokenRecord;
   }> {

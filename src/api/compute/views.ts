@@ -1,0 +1,136 @@
+// Compute v2.1 response shapes (exactly the keys tempest's 2.1 schemas allow).
+import { createHash } from 'node:crypto';
+import type { ActionEvent, Flavor, InstanceAction, Keypair } from '../../db/index.js';
+import type { RequestContext } from '../../control/context.js';
+import type { ServerView } from '../../control/servers.js';
+import { statusOf } from '../../control/server-state.js';
+import { novaMicros, novaTime } from '../common.js';
+
+export function links(base: string, coll: string, id: string) {
+  return [
+    { rel: 'self', href: `${base}/v2.1/${coll}/${id}` },
+    { rel: 'bookmark', href: `${base}/${coll}/${id}` },
+  ];
+}
+
+export function flavorBrief(base: string, f: Flavor) {
+  return { id: f.id, name: f.name, links: links(base, 'flavors', f.id) };
+}
+
+export function flavorFull(base: string, f: Flavor) {
+  return {
+    id: f.id,
+    name: f.name,
+    ram: f.memoryMb,
+    vcpus: f.vcpus,
+    disk: f.rootGb,
+    'OS-FLV-EXT-DATA:ephemeral': f.ephemeralGb,
+    swap: f.swapMb === 0 ? '' : f.swapMb,
+    rxtx_factor: f.rxtxFactor,
+    'OS-FLV-DISABLED:disabled': f.disabled,
+    'os-flavor-access:is_public': f.isPublic,
+    links: links(base, 'flavors', f.id),
+  };
+}
+
+const PROGRESS_STATUSES = new Set(['ACTIVE', 'BUILD', 'REBUILD', 'RESIZE', 'VERIFY_RESIZE']);
+
+export function serverBrief(base: string, v: ServerView) {
+  return {
+    id: v.instance.uuid,
+    name: v.instance.displayName,
+    links: links(base, 'servers', v.instance.uuid),
+  };
+}
+
+export function serverFull(base: string, ctx: RequestContext, v: ServerView) {
+  const i = v.instance;
+  const status = statusOf(i.vmState, i.taskState);
+  const s: Record<string, unknown> = {
+    id: i.uuid,
+    name: i.displayName,
+    status,
+    tenant_id: i.projectId,
+    user_id: i.userId,
+    metadata: i.metadata,
+    hostId: i.host
+      ? createHash('sha224')
+          .update(i.projectId + i.host)
+          .digest('hex')
+      : '',
+    image: { id: i.imageId, links: [{ rel: 'bookmark', href: `${base}/images/${i.imageId}` }] },
+    flavor: { id: i.flavorId, links: [{ rel: 'bookmark', href: `${base}/flavors/${i.flavorId}` }] },
+    created: novaTime(i.createdAt),
+    updated: novaTime(i.updatedAt),
+    addresses: {},
+    accessIPv4: i.accessIpv4,
+    accessIPv6: i.accessIpv6,
+    links: links(base, 'servers', i.uuid),
+    'OS-DCF:diskConfig': i.diskConfig,
+    key_name: i.keyName,
+    config_drive: '',
+    security_groups: [{ name: 'default' }],
+    'OS-EXT-AZ:availability_zone': i.availabilityZone,
+    'OS-SRV-USG:launched_at': novaMicros(i.launchedAt),
+    'OS-SRV-USG:terminated_at': novaMicros(i.terminatedAt),
+    'OS-EXT-STS:vm_state': i.vmState,
+    'OS-EXT-STS:task_state': i.taskState,
+    'OS-EXT-STS:power_state': i.powerState,
+    'os-extended-volumes:volumes_attached': [],
+  };
+  if (PROGRESS_STATUSES.has(status)) s.progress = status === 'ACTIVE' ? 100 : 0;
+  if (ctx.isAdmin) {
+    s['OS-EXT-SRV-ATTR:host'] = i.host;
+    s['OS-EXT-SRV-ATTR:hypervisor_hostname'] = i.node;
+    s['OS-EXT-SRV-ATTR:instance_name'] = `instance-${i.number.toString(16).padStart(8, '0')}`;
+  }
+  if ((status === 'ERROR' || status === 'DELETED') && v.fault) {
+    const f: Record<string, unknown> = {
+      code: v.fault.code,
+      message: v.fault.message,
+      created: novaTime(v.fault.createdAt),
+    };
+    // Nova shows details to admins, and to everyone for non-500 faults.
+    if (ctx.isAdmin || v.fault.code !== 500) f.details = v.fault.details;
+    s.fault = f;
+  }
+  return s;
+}
+
+export function actionView(a: InstanceAction) {
+  return {
+    action: a.action,
+    instance_uuid: a.instanceUuid,
+    request_id: a.requestId,
+    user_id: a.userId,
+    project_id: a.projectId,
+    start_time: novaMicros(a.startTime),
+    message: a.message,
+  };
+}
+
+export function eventView(e: ActionEvent, ctx: RequestContext) {
+  const v: Record<string, unknown> = {
+    event: e.event,
+    start_time: novaMicros(e.startTime),
+    finish_time: novaMicros(e.finishTime),
+    result: e.result,
+  };
+  if (ctx.isAdmin) v.traceback = e.traceback;
+  return v;
+}
+
+export function keypairView(k: Keypair, detail: boolean) {
+  const v: Record<string, unknown> = { name: k.name, public_key: k.publicKey, fingerprint: k.fingerprint };
+  if (detail) {
+    Object.assign(v, {
+      user_id: k.userId,
+      id: k.id,
+      created_at: novaMicros(k.createdAt),
+      updated_at: null,
+      deleted: false,
+      deleted_at: null,
+    });
+  }
+  return v;
+}

@@ -1,0 +1,25 @@
+// What the three APIs need from the service.
+import type { Repositories } from '../db/index.js';
+import type { ComputeAgent } from '../compute/agent.js';
+import type { IdentityService, Endpoints } from '../control/identity.js';
+import type { FlavorService } from '../control/flavors.js';
+import type { ServerService } from '../control/servers.js';
+import type { ImageService } from '../control/images.js';
+import type { KeypairService } from '../control/keypairs.js';
+import type { Logger } from '../util/log.js';
+
+export interface ApiDeps {
+  repos: Repositories;
+  identity: IdentityService;
+  flavors: FlavorService;
+  servers: ServerService;
+  images: ImageService;
+  keypairs: KeypairService;
+  agents: Map<string, ComputeAgent>;
+  endpoints: () => Endpoints;
+  logger?: Logger;
+  /** Largest JSON body accepted (bytes); image data has its own limit. */
+  bodyLimit: number;
+  hostIp: string;
+  startedAt: number;
+}

@@ -1,0 +1,138 @@
+// The one error catalogue: every ServiceError code → HTTP status and OpenStack fault name,
+// and the rendering of faults for each API (Nova's {"badRequest": {…}}, Glance's and
+// Keystone's envelopes). Bad input is always a 4xx; only a bug is a 500, and its message
+// says where to look without leaking internals.
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ServiceError, type ErrorCode } from '../control/errors.js';
+
+export const errorTable: Record<ErrorCode, { status: number }> = {
+  bad_request: { status: 400 },
+  unauthorized: { status: 401 },
+  forbidden: { status: 403 },
+  not_found: { status: 404 },
+  method_not_allowed: { status: 405 },
+  not_acceptable: { status: 406 },
+  conflict: { status: 409 },
+  payload_too_large: { status: 413 },
+  unsupported_media_type: { status: 415 },
+  over_quota: { status: 403 },
+  no_valid_host: { status: 500 },
+  not_implemented: { status: 501 },
+  unavailable: { status: 503 },
+  internal: { status: 500 },
+};
+
+/** Nova's fault names by status (§2.3). */
+export function faultName(status: number): string {
+  switch (status) {
+    case 400:
+      return 'badRequest';
+    case 401:
+      return 'unauthorized';
+    case 403:
+      return 'forbidden';
+    case 404:
+      return 'itemNotFound';
+    case 405:
+      return 'badMethod';
+    case 409:
+      return 'conflictingRequest';
+    case 413:
+    case 429:
+      return 'overLimit';
+    case 415:
+      return 'badMediaType';
+    case 501:
+      return 'notImplemented';
+    case 503:
+      return 'serviceUnavailable';
+    default:
+      return 'computeFault';
+  }
+}
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  406: 'Not Acceptable',
+  409: 'Conflict',
+  413: 'Request Entity Too Large',
+  415: 'Unsupported Media Type',
+  500: 'Internal Server Error',
+  501: 'Not Implemented',
+  503: 'Service Unavailable',
+};
+
+export interface MappedError {
+  status: number;
+  message: string;
+}
+
+/** Any thrown value → status and a message fit for the caller. */
+export function mapError(err: unknown): MappedError {
+  if (err instanceof ServiceError) return { status: errorTable[err.code].status, message: err.message };
+  const fe = err as Partial<FastifyError> & { validation?: unknown; validationContext?: string };
+  if (fe && fe.validation) {
+    return {
+      status: 400,
+      message: `Invalid input: ${fe.message ?? 'the request does not match the schema'}`,
+    };
+  }
+  const status = typeof fe?.statusCode === 'number' ? fe.statusCode : 500;
+  if (status >= 400 && status < 500) {
+    const message =
+      fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+        ? `Unsupported Content-Type: ${fe.message ?? ''}`
+        : fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+          ? 'Request body too large.'
+          : (fe.message ?? TITLES[status] ?? 'Bad request');
+    return { status, message };
+  }
+  return {
+    status: 500,
+    message: 'Unexpected error in Kestrel; the service log has the details (search for this request id).',
+  };
+}
+
+export type FaultStyle = 'compute' | 'image' | 'identity';
+
+export function faultBody(style: FaultStyle, status: number, message: string): Record<string, unknown> {
+  switch (style) {
+    case 'compute':
+      return { [faultName(status)]: { code: status, message } };
+    case 'image':
+      return { code: `${status} ${TITLES[status] ?? ''}`.trim(), title: TITLES[status] ?? 'Error', message };
+    case 'identity':
+      return { error: { code: status, title: TITLES[status] ?? 'Error', message } };
+  }
+}
+
+export function sendFault(
+  reply: FastifyReply,
+  style: FaultStyle,
+  status: number,
+  message: string,
+): FastifyReply {
+  return reply
+    .code(status)
+    .type('application/json')
+    .send(faultBody(style, status, message));
+}
+
+export function installErrorHandling(app: FastifyInstance, style: FaultStyle): void {
+  app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
+    const { status, message } = mapError(err);
+    if (status >= 500) req.log.error({ err }, 'request failed');
+    else req.log.info({ status, message }, 'request refused');
+    if (status === 401 && style !== 'identity') {
+      void reply.header('WWW-Authenticate', 'Keystone uri="identity"');
+    }
+    return sendFault(reply, style, status, message);
+  });
+  app.setNotFoundHandler((req, reply) =>
+    sendFault(reply, style, 404, `The resource could not be found: ${req.method} ${req.url.split('?')[0]}`),
+  );
+}

@@ -1,0 +1,437 @@
+// The compute manager: builds instances and runs their actions on this host, one action per
+// instance at a time (KeyedMutex), each step recorded as a timed event of the instance
+// action, with a revert stack so a failed build leaves no disk or domain behind. Power
+// state follows the driver's lifecycle events.
+import { createReadStream, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ImageRecord, Instance, Repositories } from '../db/index.js';
+import type { ImageStore } from '../images/store/store.js';
+import type { HostStatus, HypervisorDriver, InstanceSpec, LifecycleEvent } from '../virt/driver.js';
+import { PowerState } from '../virt/driver.js';
+import { KeyedMutex } from '../util/lock.js';
+import { withRevert } from '../util/revert.js';
+import { silentLogger, type Logger } from '../util/log.js';
+import type { ComputeAgent, PowerAction } from './agent.js';
+import type { RootDisks } from './disks.js';
+import { describeError, faultFrom } from './faults.js';
+
+export interface ComputeManagerOptions {
+  repos: Repositories;
+  driver: HypervisorDriver;
+  disks: RootDisks;
+  imageStore: ImageStore;
+  host: string;
+  instancesPath: string;
+  logger?: Logger;
+  /** How long to wait for the guest's "started" event after spawn (default 60 s). */
+  startedTimeoutMs?: number;
+  /** Clean shutdown time before a forced one, for stop (Nova's shutdown_timeout, default 60). */
+  shutdownTimeoutSeconds?: number;
+}
+
+interface ActionPlan {
+  event: string;
+  task: string;
+  run: (d: HypervisorDriver, uuid: string) => Promise<void>;
+  vmState: string;
+  powerState: PowerState;
+}
+
+const GiB = 1024 * 1024 * 1024;
+
+export class ComputeManager implements ComputeAgent {
+  readonly host: string;
+  private readonly repos: Repositories;
+  private readonly driver: HypervisorDriver;
+  private readonly log: Logger;
+  private readonly locks = new KeyedMutex();
+  private readonly busy = new Set<string>();
+  private readonly startedWaiters = new Map<string, () => void>();
+  private readonly onLifecycle = (e: LifecycleEvent) => void this.handleLifecycle(e);
+  /** Work in flight (builds, actions), so shutdown can wait for it. */
+  private readonly inflight = new Set<Promise<unknown>>();
+
+  constructor(private readonly opts: ComputeManagerOptions) {
+    this.host = opts.host;
+    this.repos = opts.repos;
+    this.driver = opts.driver;
+    this.log = (opts.logger ?? silentLogger).child({ component: 'compute' });
+  }
+
+  start(): void {
+    this.driver.events.on('lifecycle', this.onLifecycle);
+  }
+
+  async stop(): Promise<void> {
+    this.driver.events.off('lifecycle', this.onLifecycle);
+    await Promise.allSettled([...this.inflight]);
+  }
+
+  hostStatus(): Promise<HostStatus> {
+    return this.driver.hostStatus();
+  }
+
+  consoleOutput(uuid: string, maxBytes?: number): Promise<string> {
+    return this.driver.consoleOutput(uuid, maxBytes);
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p)).catch(() => undefined);
+    return p;
+  }
+
+  private serialized<T>(uuid: string, fn: () => Promise<T>): Promise<T> {
+    return this.track(
+      this.locks.run(uuid, async () => {
+        this.busy.add(uuid);
+        try {
+          return await fn();
+        } finally {
+          this.busy.delete(uuid);
+        }
+      }),
+    );
+  }
+
+  /** Runs one step as a timed event of the action (start, finish, result, traceback). */
+  private async phase<T>(actionId: string, event: string, fn: () => Promise<T>): Promise<T> {
+    const id = await this.repos.instances.startEvent(actionId, event);
+    try {
+      const result = await fn();
+      await this.repos.instances.finishEvent(id, 'Success');
+      return result;
+    } catch (e) {
+      await this.repos.instances.finishEvent(id, 'Error', describeError(e));
+      throw e;
+    }
+  }
+
+  build(uuid: string, actionId: string): Promise<void> {
+    return this.serialized(uuid, async () => {
+      const inst = await this.repos.instances.get(uuid);
+      if (!inst) return; // deleted before the build started
+      try {
+        const image = await this.repos.images.get(inst.imageId);
+        if (!image || image.status !== 'active') {
+          throw new Error(`image ${inst.imageId} is no longer available (deleted or not active)`);
+        }
+        await this.phase(actionId, 'compute_build_and_run_instance', () =>
+          withRevert(
+            async (r) => {
+              await this.repos.instances.update(uuid, {
+                taskState: 'block_device_mapping',
+                host: this.host,
+                node: this.host,
+              });
+              const disk = await this.phase(actionId, 'compute_prepare_root_disk', () =>
+                this.opts.disks.create(
+                  uuid,
+                  { id: image.id, diskFormat: image.diskFormat ?? 'raw', virtualSize: image.virtualSize },
+                  inst.flavor.rootGb * GiB,
+                ),
+              );
+              r.add('remove the root disk', () => this.opts.disks.delete(uuid));
+              await this.repos.instances.update(uuid, { taskState: 'spawning' });
+              const started = this.waitStarted(uuid);
+              try {
+                await this.phase(actionId, 'compute_spawn', () =>
+                  this.driver.spawn(this.specFor(inst, image, disk)),
+                );
+                r.add('destroy the guest', () => this.driver.destroy(uuid));
+                await this.phase(actionId, 'compute_wait_for_started_event', () => started.promise);
+              } finally {
+                started.cancel();
+              }
+            },
+            (f) =>
+              this.log.error(
+                { instance: uuid, step: f.label, err: f.error },
+                'undo of a failed build step failed',
+              ),
+          ),
+        );
+        const now = new Date().toISOString();
+        await this.repos.instances.update(uuid, {
+          vmState: 'active',
+          taskState: null,
+          powerState: PowerState.RUNNING,
+          launchedAt: now,
+        });
+        await this.repos.instances.finishAction(actionId, null);
+        this.log.info({ instance: uuid }, 'instance built and running');
+      } catch (e) {
+        this.log.error({ instance: uuid, err: e }, 'build failed');
+        await this.repos.instances.addFault(uuid, faultFrom(e, 'Build of instance failed'));
+        await this.repos.instances.update(uuid, {
+          vmState: 'error',
+          taskState: null,
+          powerState: PowerState.NOSTATE,
+        });
+        await this.repos.placement.deleteAllocations(uuid);
+        await this.repos.instances.finishAction(actionId, 'Error');
+      }
+    });
+  }
+
+  private specFor(inst: Instance, image: ImageRecord, rootDisk: InstanceSpec['rootDisk']): InstanceSpec {
+    return {
+      uuid: inst.uuid,
+      displayName: inst.displayName,
+      projectId: inst.projectId,
+      flavor: {
+        id: inst.flavor.id,
+        name: inst.flavor.name,
+        vcpus: inst.flavor.vcpus,
+        memoryMb: inst.flavor.memoryMb,
+        rootGb: inst.flavor.rootGb,
+        extraSpecs: inst.flavor.extraSpecs,
+      },
+      image: {
+        id: image.id,
+        name: image.name ?? '',
+        diskFormat: image.diskFormat ?? 'raw',
+        properties: image.properties,
+      },
+      rootDisk,
+      consoleLogPath: join(this.opts.instancesPath, inst.uuid, 'console.log'),
+      network: { kind: 'none' },
+    };
+  }
+
+  /** Resolves on the guest's "started" event, or when the guest is found running after a grace time. */
+  private waitStarted(uuid: string): { promise: Promise<void>; cancel: () => void } {
+    let timer: NodeJS.Timeout | undefined;
+    let poll: NodeJS.Timeout | undefined;
+    const timeoutMs = this.opts.startedTimeoutMs ?? 60_000;
+    const promise = new Promise<void>((resolve, reject) => {
+      const done = () => {
+        this.startedWaiters.delete(uuid);
+        clearTimeout(timer);
+        clearInterval(poll);
+        resolve();
+      };
+      this.startedWaiters.set(uuid, done);
+      // A driver may have emitted "started" before we listened, or may not emit it at all:
+      // after a second, the guest's state answers too.
+      poll = setInterval(() => {
+        this.driver.info(uuid).then(
+          (i) => i.state === PowerState.RUNNING && done(),
+          () => undefined,
+        );
+      }, 1000);
+      timer = setTimeout(() => {
+        this.startedWaiters.delete(uuid);
+        clearInterval(poll);
+        reject(
+          new Error(
+            `the guest did not report "started" within ${timeoutMs / 1000} s after spawn. Fix: look at the QEMU log of instance ${uuid}.`,
+          ),
+        );
+      }, timeoutMs);
+    });
+    promise.catch(() => undefined);
+    return {
+      promise,
+      cancel: () => {
+        this.startedWaiters.delete(uuid);
+        clearTimeout(timer);
+        clearInterval(poll);
+      },
+    };
+  }
+
+  private async handleLifecycle(e: LifecycleEvent): Promise<void> {
+    if (e.kind === 'started') this.startedWaiters.get(e.uuid)?.();
+    try {
+      const inst = await this.repos.instances.get(e.uuid);
+      if (!inst) return;
+      // Events arrive after the call that caused them; like Nova, trust the guest's state
+      // now (not the event's), and leave instances with a task running to that task.
+      let state: number = e.state;
+      try {
+        state = (await this.driver.info(e.uuid)).state;
+      } catch {
+        // gone meanwhile: the event's state stands
+      }
+      if (this.busy.has(e.uuid) || inst.taskState !== null) {
+        if (state !== inst.powerState) await this.repos.instances.update(e.uuid, { powerState: state });
+        return;
+      }
+      const patch: { powerState: number; vmState?: string } = { powerState: state };
+      // Nova's power-state sync: a guest that stopped by itself leaves an ACTIVE server SHUTOFF.
+      if (inst.vmState === 'active' && (state === PowerState.SHUTDOWN || state === PowerState.CRASHED)) {
+        patch.vmState = 'stopped';
+      }
+      if (state !== inst.powerState || patch.vmState) await this.repos.instances.update(e.uuid, patch);
+    } catch (err) {
+      this.log.warn({ instance: e.uuid, err }, 'could not record a lifecycle event');
+    }
+  }
+
+  delete(uuid: string, actionId: string): Promise<void> {
+    return this.serialized(uuid, async () => {
+      const inst = await this.repos.instances.get(uuid);
+      if (!inst) return;
+      try {
+        await this.phase(actionId, 'compute_terminate_instance', async () => {
+          try {
+            await this.driver.destroy(uuid);
+          } catch (e) {
+            if (!isNotFound(e)) throw e;
+          }
+          await this.opts.disks.delete(uuid);
+        });
+        await this.repos.placement.deleteAllocations(uuid);
+        await this.repos.instances.markDeleted(uuid);
+        await this.repos.instances.finishAction(actionId, null);
+      } catch (e) {
+        this.log.error({ instance: uuid, err: e }, 'delete failed');
+        await this.repos.instances.addFault(uuid, faultFrom(e, 'Delete of instance failed'));
+        await this.repos.instances.update(uuid, { vmState: 'error', taskState: null });
+        await this.repos.instances.finishAction(actionId, 'Error');
+      }
+    });
+  }
+
+  private plan(action: PowerAction): ActionPlan {
+    const stopSeconds = this.opts.shutdownTimeoutSeconds ?? 60;
+    switch (action) {
+      case 'start':
+        return {
+          event: 'compute_start_instance',
+          task: 'powering-on',
+          run: (d, u) => d.powerOn(u),
+          vmState: 'active',
+          powerState: PowerState.RUNNING,
+        };
+      case 'stop':
+        return {
+          event: 'compute_stop_instance',
+          task: 'powering-off',
+          run: (d, u) => d.powerOff(u, stopSeconds),
+          vmState: 'stopped',
+          powerState: PowerState.SHUTDOWN,
+        };
+      case 'reboot-soft':
+        return {
+          event: 'compute_reboot_instance',
+          task: 'rebooting',
+          run: (d, u) => d.reboot(u, 'soft'),
+          vmState: 'active',
+          powerState: PowerState.RUNNING,
+        };
+      case 'reboot-hard':
+        return {
+          event: 'compute_reboot_instance',
+          task: 'rebooting_hard',
+          run: (d, u) => d.reboot(u, 'hard'),
+          vmState: 'active',
+          powerState: PowerState.RUNNING,
+        };
+      case 'pause':
+        return {
+          event: 'compute_pause_instance',
+          task: 'pausing',
+          run: (d, u) => d.pause(u),
+          vmState: 'paused',
+          powerState: PowerState.PAUSED,
+        };
+      case 'unpause':
+        return {
+          event: 'compute_unpause_instance',
+          task: 'unpausing',
+          run: (d, u) => d.unpause(u),
+          vmState: 'active',
+          powerState: PowerState.RUNNING,
+        };
+      case 'suspend':
+        return {
+          event: 'compute_suspend_instance',
+          task: 'suspending',
+          run: (d, u) => d.suspend(u),
+          vmState: 'suspended',
+          powerState: PowerState.SUSPENDED,
+        };
+      case 'resume':
+        return {
+          event: 'compute_resume_instance',
+          task: 'resuming',
+          run: (d, u) => d.resume(u),
+          vmState: 'active',
+          powerState: PowerState.RUNNING,
+        };
+    }
+  }
+
+  act(uuid: string, action: PowerAction, actionId: string): Promise<void> {
+    const plan = this.plan(action);
+    return this.serialized(uuid, async () => {
+      try {
+        await this.phase(actionId, plan.event, () => plan.run(this.driver, uuid));
+        await this.repos.instances.update(uuid, {
+          vmState: plan.vmState,
+          taskState: null,
+          powerState: plan.powerState,
+        });
+        await this.repos.instances.finishAction(actionId, null);
+      } catch (e) {
+        this.log.error({ instance: uuid, action, err: e }, 'instance action failed');
+        let power: number | undefined;
+        try {
+          power = (await this.driver.info(uuid)).state;
+        } catch {
+          power = undefined;
+        }
+        await this.repos.instances.addFault(uuid, faultFrom(e, `Action ${action} failed`));
+        await this.repos.instances.update(uuid, {
+          taskState: null,
+          ...(power === undefined ? {} : { powerState: power }),
+        });
+        await this.repos.instances.finishAction(actionId, 'Error');
+      }
+    });
+  }
+
+  snapshot(uuid: string, imageId: string, actionId: string): Promise<void> {
+    return this.serialized(uuid, async () => {
+      const dir = join(this.opts.instancesPath, 'snapshots');
+      const tmp = join(dir, `${imageId}.qcow2`);
+      try {
+        await this.phase(actionId, 'compute_snapshot_instance', async () => {
+          mkdirSync(dir, { recursive: true, mode: 0o700 });
+          await this.repos.instances.update(uuid, { taskState: 'image_pending_upload' });
+          await this.driver.snapshot(uuid, tmp, 'qcow2');
+          await this.repos.instances.update(uuid, { taskState: 'image_uploading' });
+          if (!(await this.repos.images.transition(imageId, ['queued'], { status: 'saving' }))) {
+            throw new Error(`image ${imageId} was deleted or changed while the snapshot was taken`);
+          }
+          const facts = await this.opts.imageStore.put(imageId, createReadStream(tmp), {
+            declaredFormat: 'qcow2',
+          });
+          await this.repos.images.update(imageId, {
+            status: 'active',
+            size: facts.size,
+            virtualSize: facts.virtualSize,
+            checksum: facts.checksum,
+            osHashAlgo: facts.osHashAlgo,
+            osHashValue: facts.osHashValue,
+            location: facts.location,
+          });
+        });
+        await this.repos.instances.finishAction(actionId, null);
+      } catch (e) {
+        this.log.error({ instance: uuid, image: imageId, err: e }, 'snapshot failed');
+        await this.repos.images.update(imageId, { status: 'killed', failure: describeError(e) });
+        await this.repos.instances.finishAction(actionId, 'Error');
+      } finally {
+        rmSync(tmp, { force: true });
+        await this.repos.instances.update(uuid, { taskState: null });
+      }
+    });
+  }
+}
+
+function isNotFound(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'instance-not-found';
+}
