@@ -116,3 +116,173 @@ export function checkLibvirtSev(caps: DomainCapsSev | undefined, error: string |
     SEV_FIX,
   );
 }
+
+// ---- the host-capabilities seam the driver uses (nova-facts §6.3, §6.4) ------------------
+
+/** Fetches libvirt's domain capabilities XML for one guest arch + machine type. */
+export type DomainCapsFetcher = (arch: string, machine: string) => Promise<string>;
+
+/** What the driver needs to know about SEV on this host, decided once. */
+export interface SevHostSupport {
+  /** The kernel has SEV on (kvm_amd sev = 1 or Y) and libvirt reports <sev supported='yes'>. */
+  supported: boolean;
+  /** SEV-ES as well (kvm_amd sev_es on and libvirt reports ES slots). */
+  es: boolean;
+  kernel: KernelSevFacts;
+  /** The first (arch, machine type) whose domain capabilities report SEV, and its fields. */
+  machine?: string;
+  caps?: DomainCapsSev;
+  /** Why SEV is off, for logs and doctor (undefined when supported). */
+  reason?: string;
+}
+
+/**
+ * Domain capabilities' <sev> element per (guest arch, machine type), each asked once and
+ * memoised as Nova's host.py does (asking QEMU is slow). Only x86_64 is asked: SEV is AMD's.
+ */
+export class SevHostCapabilities {
+  private readonly byTarget = new Map<string, Promise<DomainCapsSev>>();
+  private support?: Promise<SevHostSupport>;
+
+  constructor(
+    private readonly fetchDomainCaps: DomainCapsFetcher,
+    private readonly readKernel: () => Promise<KernelSevFacts> = () => readSev('/'),
+  ) {}
+
+  /** The <sev> feature for one arch + machine type (cached; a failed fetch is not cached). */
+  forMachine(arch: string, machine: string): Promise<DomainCapsSev> {
+    const key = `${arch}\0${machine}`;
+    let p = this.byTarget.get(key);
+    if (!p) {
+      p = this.fetchDomainCaps(arch, machine).then(parseDomainCapsSev);
+      this.byTarget.set(key, p);
+      p.catch(() => this.byTarget.delete(key));
+    }
+    return p;
+  }
+
+  /**
+   * Whether this host can run SEV guests. `machineTypes` maps alias → canonical name (from
+   * getCapabilities); the arch's default machine type and every alias's canonical type are asked.
+   */
+  detect(
+    arch: string,
+    machineTypes: Record<string, string>,
+    defaultMachine?: string,
+  ): Promise<SevHostSupport> {
+    this.support ??= this.detectOnce(arch, machineTypes, defaultMachine);
+    return this.support;
+  }
+
+  private async detectOnce(
+    arch: string,
+    machineTypes: Record<string, string>,
+    defaultMachine?: string,
+  ): Promise<SevHostSupport> {
+    const kernel = await this.readKernel();
+    if (arch !== 'x86_64')
+      return { supported: false, es: false, kernel, reason: `guest arch ${arch} is not x86_64` };
+    if (!kernel.sev) {
+      const why = kernel.kvmAmd
+        ? `/sys/module/kvm_amd/parameters/sev is ${kernel.sevValue} (not 1 or Y)`
+        : 'kvm_amd is not loaded (no /sys/module/kvm_amd/parameters/sev)';
+      return { supported: false, es: false, kernel, reason: why };
+    }
+    const wanted = new Set<string>();
+    if (defaultMachine) wanted.add(machineTypes[defaultMachine] ?? defaultMachine);
+    for (const [alias, canonical] of Object.entries(machineTypes))
+      if (alias !== canonical) wanted.add(canonical);
+    if (wanted.size === 0) wanted.add('q35');
+    const errors: string[] = [];
+    for (const machine of wanted) {
+      try {
+        const caps = await this.forMachine(arch, machine);
+        if (caps.supported) {
+          const es = kernel.sevEs && (caps.maxESGuests ?? 0) > 0;
+          return { supported: true, es, kernel, machine, caps };
+        }
+      } catch (e) {
+        errors.push(`${machine}: ${(e as Error).message}`);
+      }
+    }
+    const asked = [...wanted].join(', ');
+    return {
+      supported: false,
+      es: false,
+      kernel,
+      reason:
+        `libvirt's domain capabilities for ${arch} (${asked}) do not report <sev supported='yes'>` +
+        (errors.length ? `; errors: ${errors.join('; ')}` : ''),
+    };
+  }
+}
+
+/** Nova V's "unlimited" (db_const.MAX_INT), reported when neither the option nor libvirt bounds it. */
+export const UNLIMITED_SLOTS = 2147483647;
+
+/**
+ * The MEM_ENCRYPTION_CONTEXT inventory total (nova-facts §6.4): 0 without SEV; else
+ * `[libvirt] num_memory_encrypted_guests` when set, never above the hardware's maxGuests
+ * (more would only fail at launch, Nova's 2023 behaviour); else the detected maxGuests.
+ */
+export function memEncryptionSlots(
+  support: Pick<SevHostSupport, 'supported' | 'caps' | 'reason'>,
+  configured: number | null | undefined,
+): { total: number; warnings: string[] } {
+  const warnings: string[] = [];
+  if (!support.supported) {
+    if (configured !== null && configured !== undefined && configured > 0) {
+      warnings.push(
+        `[libvirt] num_memory_encrypted_guests = ${configured} but this host cannot run SEV guests ` +
+          `(${support.reason ?? 'SEV not detected'}); reporting 0 slots. Fix: enable SEV (BIOS, ` +
+          '"options kvm_amd sev=1") or remove the option.',
+      );
+    }
+    return { total: 0, warnings };
+  }
+  const max = support.caps?.maxGuests;
+  if (configured !== null && configured !== undefined) {
+    if (max !== undefined && configured > max) {
+      warnings.push(
+        `[libvirt] num_memory_encrypted_guests = ${configured} exceeds the ${max} SEV guests the hardware ` +
+          `supports (libvirt maxGuests); reporting ${max}. Fix: set it to ${max} or less, or remove it.`,
+      );
+      return { total: max, warnings };
+    }
+    return { total: configured, warnings };
+  }
+  if (max !== undefined) return { total: max, warnings };
+  warnings.push(
+    'libvirt does not report the SEV slot count (no <maxGuests>); SEV guests are not limited and may fail at launch ' +
+      'once the hardware runs out. Fix: set [libvirt] num_memory_encrypted_guests (e.g. 15 on first-generation EPYC).',
+  );
+  return { total: UNLIMITED_SLOTS, warnings };
+}
+
+/** Placement traits for SEV (HW_CPU_X86_AMD_SEV, and _SEV_ES when ES slots exist). */
+export function sevTraits(support: Pick<SevHostSupport, 'supported' | 'es'>, slots: number): string[] {
+  if (!support.supported || slots === 0) return [];
+  return support.es ? ['HW_CPU_X86_AMD_SEV', 'HW_CPU_X86_AMD_SEV_ES'] : ['HW_CPU_X86_AMD_SEV'];
+}
+
+/** Slots used / total, as `kestrel doctor` and os-hypervisors show them. */
+export function describeSevSlots(used: number, total: number): string {
+  if (total === 0) return 'no SEV guest slots (SEV unavailable or disabled)';
+  if (total === UNLIMITED_SLOTS) return `${used} SEV guest slots used (no limit known)`;
+  return `${used} of ${total} SEV guest slots used (${total - used} free)`;
+}
+
+export function checkSevSlots(used: number, total: number): Check {
+  const title = 'AMD SEV guest slots';
+  if (total === 0) return check('sev.slots', title, 'skip', describeSevSlots(used, total), null);
+  if (used >= total && total !== UNLIMITED_SLOTS) {
+    return check(
+      'sev.slots',
+      title,
+      'warn',
+      describeSevSlots(used, total),
+      'every memory-encryption slot is taken: new SEV guests need another SEV host or a stopped SEV guest deleted',
+    );
+  }
+  return check('sev.slots', title, 'pass', describeSevSlots(used, total));
+}
