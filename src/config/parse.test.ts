@@ -151,10 +151,12 @@ describe('interpolation through the loader', () => {
     assert.equal(c.api.admin_password, 'a$b');
   });
   test('an unknown reference is an error naming the option; secrets are not shown', () => {
-    const [e] = errorsOf('[api]\nadmin_password = pa$word\n');
+    const [e] = errorsOf('[api]\nadmin_password = pa$zqx\n');
     assert.equal(e.option, 'admin_password');
     assert.equal(e.value, '(hidden)');
-    assert.match(e.message, /\$word/);
+    assert.match(e.message, /\$\$ for a literal/);
+    assert.doesNotMatch(JSON.stringify(e), /zqx/, 'no part of the secret is shown');
+    assert.match(errorsOf('[glance]\nrbd_pool = $nothing\n')[0].message, /"\$nothing" names no option/);
   });
   test('a self-reference is a loop error', () => {
     assert.match(errorsOf('[DEFAULT]\nstate_path = $state_path/x\n')[0].message, /loop/);

@@ -190,7 +190,11 @@ export function parseConfigText(text: string, file?: string): LoadedConfig {
         text = interpolate(occ.value, g, rawOf, [key(g, option)]);
       } catch (e) {
         if (!(e instanceof InterpolationError)) throw e;
-        errors.push({ ...where, message: e.message });
+        // The message quotes part of the value, so a secret gets a message that does not.
+        const message = spec.secret
+          ? 'a "$" in the value names no option or makes a loop; write $$ for a literal $'
+          : e.message;
+        errors.push({ ...where, message });
         return spec.default;
       }
       const r = spec.parse(text);
