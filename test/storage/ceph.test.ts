@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { ensureCeph, type CephEnv } from './ceph-env.js';
 import { rbdStoreCases } from './rbd-store.cases.js';
 import { rbdDownloadCases } from './rbd-download.cases.js';
+import { rbdBackendCases } from './rbd-backend.cases.js';
 
 const prefix = `kt-storage-${randomBytes(3).toString('hex')}`;
 const up = await ensureCeph();
@@ -24,4 +25,8 @@ describe('RBD image store', { skip }, () => {
 
 describe('RBD direct download', { skip }, () => {
   rbdDownloadCases(env, prefix);
+});
+
+describe('images_type=rbd backend', { skip }, () => {
+  rbdBackendCases(env, prefix);
 });
