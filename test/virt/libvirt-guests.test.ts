@@ -5,6 +5,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { PowerState, type LifecycleEvent } from '../../src/virt/driver.js';
 import { isVirtError } from '../../src/virt/errors.js';
 import { LibvirtDriver } from '../../src/virt/libvirt/driver.js';
@@ -118,7 +119,7 @@ describe('libvirt driver: real Linux guests (TCG)', () => {
   });
 });
 
-describe('libvirt driver: start-up checks on this host', () => {
+describe('libvirt driver: start-up checks and start failures on this host', () => {
   let env: RealEnv;
   before(async () => {
     env = await realEnv();
@@ -183,5 +184,25 @@ describe('libvirt driver: start-up checks on this host', () => {
         return true;
       },
     );
+  });
+
+  test("a QEMU start failure carries QEMU's own words and leaves no domain behind", async () => {
+    await start({}, async (d) => {
+      const spec = await env.bootSectorSpec();
+      assert.equal(spec.rootDisk.kind, 'file');
+      if (spec.rootDisk.kind !== 'file') return;
+      // A qcow2 header with an impossible cluster size: libvirt starts QEMU, QEMU refuses it.
+      await writeFile(
+        spec.rootDisk.path,
+        Buffer.concat([Buffer.from([0x51, 0x46, 0x49, 0xfb, 0, 0, 0, 3]), Buffer.alloc(1000, 0xff)]),
+      );
+      await assert.rejects(d.spawn(spec), (e: unknown) => {
+        assert.ok(isVirtError(e, 'guest-start-failed'), String(e));
+        assert.match(e.details ?? '', /QEMU log[\s\S]*cluster size/);
+        assert.match(e.fix, /\/var\/log\/libvirt\/qemu\//);
+        return true;
+      });
+      assert.ok(!(await d.list()).includes(spec.uuid));
+    });
   });
 });

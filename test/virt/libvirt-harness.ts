@@ -141,6 +141,10 @@ export async function realEnv(area = 'virt'): Promise<RealEnv> {
       for (const f of await readdir(nvramDir).catch(() => [] as string[])) {
         if (f.startsWith(prefix)) await rm(join(nvramDir, f), { force: true });
       }
+      const logDir = '/var/log/libvirt/qemu';
+      for (const f of await readdir(logDir).catch(() => [] as string[])) {
+        if (f.startsWith(prefix)) await rm(join(logDir, f), { force: true });
+      }
       await rm(workDir, { recursive: true, force: true });
       await client.close();
     },

@@ -39,6 +39,7 @@ import { VirtError, instanceNotFound } from '../errors.js';
 import { domainNameFor, isUuid } from '../naming.js';
 import { nestedConflict } from '../nested.js';
 import { mapLifecycle, powerStateFromDomainState } from '../power-state.js';
+import { baselineCpu } from './baseline-cpu.js';
 import { AGENT_CHANNEL } from './configure/agent.js';
 import { buildDomain, type GuestPolicy, type HostFacts } from './configure/index.js';
 import { parseDomain } from './domain/parse.js';
@@ -52,7 +53,6 @@ import { snapshotDisk } from './snapshot.js';
 import { checkCpuConfig, checkKvmUsable, checkVersions } from './startup.js';
 import { cpuTraits } from './traits.js';
 
-const BASELINE_EXPAND_FEATURES = 1;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class LibvirtDriver implements HypervisorDriver {
@@ -136,15 +136,14 @@ export class LibvirtDriver implements HypervisorDriver {
     await this.subscribeEvents();
   }
 
-  /** A <cpu> definition's full feature list via baseline-hypervisor-CPU (undefined: unsupported). */
+  /**
+   * A <cpu> definition's full feature list (undefined: unsupported). baseline-CPU, not the
+   * hypervisor variant: a model's own features decide trait matching, as in Nova; whether the
+   * host can run them is the start-up compare's job.
+   */
   private async expand(cpuXml: string): Promise<string[] | undefined> {
     try {
-      const xml = await this.lv.host.baselineHypervisorCpu(
-        [cpuXml],
-        { virttype: this.opts.virtType },
-        BASELINE_EXPAND_FEATURES,
-      );
-      return cpuFeatureNames(xml);
+      return cpuFeatureNames(await baselineCpu(this.lv, [cpuXml]));
     } catch (e) {
       if (isNoSupport(e)) return undefined;
       throw e;

@@ -25,9 +25,26 @@ export async function tailFile(path: string, maxBytes: number): Promise<string> 
   }
 }
 
+/**
+ * QEMU's own words from its last start: the log since the last "starting up" line, without
+ * the echoed command line (continuation lines ending in a backslash, and the env/argv line).
+ */
 export async function qemuLogTail(logDir: string, domainName: string, lines = 20): Promise<string> {
-  const text = await tailFile(join(logDir, `${domainName}.log`), 16 * 1024);
-  return text.trimEnd().split('\n').slice(-lines).join('\n');
+  const text = await tailFile(join(logDir, `${domainName}.log`), 64 * 1024);
+  const all = text.trimEnd().split('\n');
+  let start = 0;
+  for (let i = all.length - 1; i >= 0; i--) {
+    if (/: starting up /.test(all[i])) {
+      start = i;
+      break;
+    }
+  }
+  const said = all.slice(start).filter((l, i, arr) => {
+    if (/ \\$/.test(l)) return false;
+    // The last argv line has no backslash but follows one.
+    return !(i > 0 && / \\$/.test(arr[i - 1]));
+  });
+  return said.slice(-lines).join('\n');
 }
 
 export function isNoHvm(e: unknown): boolean {

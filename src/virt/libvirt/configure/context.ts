@@ -34,6 +34,14 @@ export interface HostFacts {
   firmware: FirmwareDescriptor[];
   /** A CPU model's features, expanded by baseline-hypervisor-CPU (cached); undefined = unsupported. */
   cpuModelFeatures(model: string): Promise<string[] | undefined>;
+  /** AMD SEV: domain capabilities' <sev> for arch + machine type (cached); absent = no SEV here. */
+  sevCapabilities?(arch: string, machine: string): Promise<SevDomainCaps | undefined>;
+}
+
+export interface SevDomainCaps {
+  supported: boolean;
+  cbitpos?: number;
+  reducedPhysBits?: number;
 }
 
 export interface BuildContext {

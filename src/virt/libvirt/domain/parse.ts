@@ -154,6 +154,7 @@ function parseDisk(d: Node): DiskDevice | undefined {
       cache: attr(driver, 'cache'),
       io: attr(driver, 'io'),
       discard: attr(driver, 'discard'),
+      ...(attr(driver, 'iommu') === 'on' ? { iommu: true } : {}),
     },
     target: {
       dev: attr(target, 'dev') ?? '',
@@ -199,6 +200,9 @@ function parseYesNo(s: string | undefined): boolean | undefined {
   return s === undefined ? undefined : s === 'yes' || s === 'on';
 }
 
+/** A device's <driver iommu='on'/> (SEV guests' virtio devices). */
+const iommuOn = (node: unknown): boolean => attr(child(node, 'driver'), 'iommu') === 'on';
+
 /** Parses a domain XML document (as rendered, or as libvirt returns it from GET_XML_DESC). */
 export function parseDomain(xml: string): Domain {
   const doc = parseXml(xml);
@@ -216,6 +220,14 @@ export function parseDomain(xml: string): Domain {
   const mem = child(d, 'memory');
   dom.memoryKib = toKib(text(mem), attr(mem, 'unit'));
   dom.vcpus = num(text(child(d, 'vcpu')), 1);
+  if (child(child(d, 'memoryBacking'), 'locked') !== undefined) dom.memoryBacking = { locked: true };
+  const ls = child(d, 'launchSecurity');
+  if (ls && attr(ls, 'type') === 'sev') {
+    const n = (name: string) => (text(child(ls, name)) === undefined ? undefined : num(text(child(ls, name))));
+    dom.launchSecurity = { type: 'sev', policy: text(child(ls, 'policy'))?.trim() ?? '' };
+    if (n('cbitpos') !== undefined) dom.launchSecurity.cbitpos = n('cbitpos');
+    if (n('reducedPhysBits') !== undefined) dom.launchSecurity.reducedPhysBits = n('reducedPhysBits');
+  }
 
   const os = child(d, 'os');
   const type = child(os, 'type');
@@ -272,6 +284,7 @@ export function parseDomain(xml: string): Domain {
     type: attr(c, 'type') as 'scsi',
     index: num(attr(c, 'index')),
     model: attr(c, 'model'),
+    ...(iommuOn(c) ? { iommu: true } : {}),
   }));
   dom.devices.interfaces = children(devs, 'interface')
     .filter((i) => attr(i, 'type') === 'network')
@@ -281,6 +294,7 @@ export function parseDomain(xml: string): Domain {
       model: (attr(child(i, 'model'), 'type') ?? 'virtio') as 'virtio',
       driver: attr(child(i, 'driver'), 'name') as 'vhost' | undefined,
       mac: attr(child(i, 'mac'), 'address'),
+      ...(iommuOn(i) ? { iommu: true } : {}),
     }));
   dom.devices.serials = children(devs, 'serial').map((s) => ({
     type: (attr(s, 'type') ?? 'pty') as 'file' | 'pty',
@@ -300,6 +314,7 @@ export function parseDomain(xml: string): Domain {
     const period = attr(child(balloon, 'stats'), 'period');
     dom.devices.memballoon = { model: attr(balloon, 'model') as 'virtio' | 'none' };
     if (period !== undefined) dom.devices.memballoon.statsPeriod = num(period);
+    if (iommuOn(balloon)) dom.devices.memballoon.iommu = true;
   }
   dom.devices.rngs = children(devs, 'rng').map((r) => {
     const rate = child(r, 'rate');
@@ -307,6 +322,7 @@ export function parseDomain(xml: string): Domain {
       model: 'virtio' as const,
       backend: text(child(r, 'backend'))?.trim() ?? '/dev/urandom',
       ...(rate ? { rate: { bytes: num(attr(rate, 'bytes')), period: num(attr(rate, 'period')) } } : {}),
+      ...(iommuOn(r) ? { iommu: true } : {}),
     };
   });
   return dom;

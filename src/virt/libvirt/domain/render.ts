@@ -64,6 +64,7 @@ export function renderDisk(parent: XMLBuilder, d: DiskDevice): void {
     cache: d.driver.cache,
     io: d.driver.io,
     discard: d.driver.discard,
+    iommu: d.driver.iommu ? 'on' : undefined,
   });
   switch (d.type) {
     case 'file':
@@ -115,13 +116,16 @@ function renderDevices(root: XMLBuilder, dom: Domain): void {
   const devs = root.ele('devices');
   if (d.emulator) leaf(devs, 'emulator', {}, d.emulator);
   for (const disk of d.disks) renderDisk(devs, disk);
-  for (const c of d.controllers) leaf(devs, 'controller', { type: c.type, index: c.index, model: c.model });
+  for (const c of d.controllers) {
+    const e = leaf(devs, 'controller', { type: c.type, index: c.index, model: c.model });
+    if (c.iommu) leaf(e, 'driver', { iommu: 'on' });
+  }
   for (const n of d.interfaces) {
     const e = devs.ele('interface', { type: n.type });
     if (n.mac) leaf(e, 'mac', { address: n.mac });
     leaf(e, 'source', { network: n.network });
     leaf(e, 'model', { type: n.model });
-    if (n.driver) leaf(e, 'driver', { name: n.driver });
+    if (n.driver || n.iommu) leaf(e, 'driver', { name: n.driver, iommu: n.iommu ? 'on' : undefined });
   }
   for (const s of d.serials) {
     const e = devs.ele('serial', { type: s.type });
@@ -136,11 +140,13 @@ function renderDevices(root: XMLBuilder, dom: Domain): void {
   if (d.memballoon) {
     const e = devs.ele('memballoon', { model: d.memballoon.model });
     if (d.memballoon.statsPeriod !== undefined) leaf(e, 'stats', { period: d.memballoon.statsPeriod });
+    if (d.memballoon.iommu) leaf(e, 'driver', { iommu: 'on' });
   }
   for (const r of d.rngs) {
     const e = devs.ele('rng', { model: r.model });
     if (r.rate) leaf(e, 'rate', { bytes: r.rate.bytes, period: r.rate.period });
     leaf(e, 'backend', { model: 'random' }, r.backend);
+    if (r.iommu) leaf(e, 'driver', { iommu: 'on' });
   }
 }
 
@@ -153,6 +159,7 @@ export function renderDomain(dom: Domain): string {
   if (dom.metadata) renderMetadata(root.ele('metadata'), dom.metadata);
   leaf(root, 'memory', { unit: 'KiB' }, dom.memoryKib);
   leaf(root, 'currentMemory', { unit: 'KiB' }, dom.memoryKib);
+  if (dom.memoryBacking?.locked) root.ele('memoryBacking').ele('locked');
   leaf(root, 'vcpu', { placement: 'static' }, dom.vcpus);
   renderOs(root, dom);
   const f = dom.features;
@@ -168,6 +175,13 @@ export function renderDomain(dom: Domain): string {
   leaf(root, 'on_reboot', {}, dom.onReboot);
   leaf(root, 'on_crash', {}, dom.onCrash);
   renderDevices(root, dom);
+  const ls = dom.launchSecurity;
+  if (ls) {
+    const e = root.ele('launchSecurity', { type: ls.type });
+    if (ls.cbitpos !== undefined) leaf(e, 'cbitpos', {}, ls.cbitpos);
+    if (ls.reducedPhysBits !== undefined) leaf(e, 'reducedPhysBits', {}, ls.reducedPhysBits);
+    leaf(e, 'policy', {}, ls.policy);
+  }
   return root.end({ prettyPrint: true, headless: true, indent: '  ' }) + '\n';
 }
 

@@ -44,7 +44,14 @@ export interface DomainOs {
 
 export type DiskDevice = {
   device: 'disk' | 'cdrom';
-  driver: { name: 'qemu'; type: 'qcow2' | 'raw'; cache?: string; io?: string; discard?: string };
+  driver: {
+    name: 'qemu';
+    type: 'qcow2' | 'raw';
+    cache?: string;
+    io?: string;
+    discard?: string;
+    iommu?: boolean;
+  };
   target: { dev: string; bus: 'virtio' | 'scsi' | 'sata' | 'ide' | 'usb' };
   readonly?: boolean;
   bootOrder?: number;
@@ -64,6 +71,8 @@ export interface Controller {
   type: 'scsi' | 'virtio-serial' | 'usb' | 'pci' | 'sata' | 'ide';
   index: number;
   model?: string;
+  /** <driver iommu='on'/> (virtio devices of SEV guests). */
+  iommu?: boolean;
 }
 
 export interface NetInterface {
@@ -72,6 +81,7 @@ export interface NetInterface {
   model: 'virtio' | 'e1000';
   driver?: 'vhost' | 'qemu';
   mac?: string;
+  iommu?: boolean;
 }
 
 export interface SerialDevice {
@@ -90,12 +100,14 @@ export interface Channel {
 export interface Memballoon {
   model: 'virtio' | 'none';
   statsPeriod?: number;
+  iommu?: boolean;
 }
 
 export interface Rng {
   model: 'virtio';
   backend: string;
   rate?: { bytes: number; period: number };
+  iommu?: boolean;
 }
 
 export interface Domain {
@@ -109,6 +121,9 @@ export interface Domain {
   os: DomainOs;
   features: { acpi: boolean; apic: boolean; smm?: boolean };
   cpu?: DomainCpu;
+  /** AMD SEV: <memoryBacking><locked/> and <launchSecurity type='sev'> (configure/sev.ts). */
+  memoryBacking?: { locked: boolean };
+  launchSecurity?: { type: 'sev'; policy: string; cbitpos?: number; reducedPhysBits?: number };
   clock?: { offset: 'utc' | 'localtime' };
   onPoweroff: 'destroy' | 'restart' | 'preserve';
   onReboot: 'destroy' | 'restart' | 'preserve';
