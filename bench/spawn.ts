@@ -117,8 +117,10 @@ try {
   for (const dom of await client.domains.listAll(0)) {
     if (dom.name.startsWith(prefix)) await removeDomain(dom.name).catch(() => undefined);
   }
-  for (const f of await readdir('/var/lib/libvirt/qemu/nvram').catch(() => [] as string[])) {
-    if (f.startsWith(prefix)) await rm(join('/var/lib/libvirt/qemu/nvram', f), { force: true });
+  for (const dir of ['/var/lib/libvirt/qemu/nvram', '/var/log/libvirt/qemu']) {
+    for (const f of await readdir(dir).catch(() => [] as string[])) {
+      if (f.startsWith(prefix)) await rm(join(dir, f), { force: true });
+    }
   }
   await driver.close();
   await client.close();
