@@ -340,6 +340,8 @@ export class LibvirtClient extends EventEmitter {
           await conn.close();
           return;
         }
+        if (!conn.isOpen)
+          throw new LibvirtConnectionError('closed', 'the new connection closed during the handshake');
         this.conn = conn;
         this.log.info({ attempt }, 'libvirt client: reconnected');
         for (const w of this.waiters.splice(0)) w.resolve();

@@ -23,8 +23,10 @@ export interface ConnectionOptions {
   /** UNIX socket path, e.g. /run/libvirt/libvirt-sock. */
   path: string;
   /**
-   * Calls on the wire at once. libvirtd's max_client_requests defaults to 5; beyond it the daemon
-   * stops reading the socket (keepalive answers included), so the rest wait here.
+   * Calls on the wire at once (default 4). libvirtd's max_client_requests defaults to 5; at that
+   * many the daemon stops reading the socket, keepalive PONGs included, so five slow calls could
+   * get a healthy connection dropped for "missed" keepalives. One below the limit keeps the socket
+   * readable; the rest of the calls wait here.
    */
   maxInFlight?: number;
   /** Budget for a call that names none (ms; 0 = none). */
@@ -109,7 +111,7 @@ export class RpcConnection extends EventEmitter {
     this.socket = socket;
     this.path = opts.path;
     this.log = opts.logger ?? silentLogger;
-    this.maxInFlight = Math.max(1, opts.maxInFlight ?? 5);
+    this.maxInFlight = Math.max(1, opts.maxInFlight ?? 4);
     this.defaultTimeoutMs = opts.defaultTimeoutMs ?? 30_000;
     this.keepaliveIntervalMs = opts.keepaliveIntervalMs ?? 5_000;
     this.keepaliveCount = opts.keepaliveCount ?? 5;
