@@ -42,7 +42,10 @@ export class LvmCli {
     });
   }
 
-  private async report(cmd: 'lvs' | 'vgs' | 'pvs', args: readonly string[]): Promise<Record<string, string>[]> {
+  private async report(
+    cmd: 'lvs' | 'vgs' | 'pvs',
+    args: readonly string[],
+  ): Promise<Record<string, string>[]> {
     const r = await this.run(cmd, ['--reportformat', 'json', '--units', 'b', '--nosuffix', ...args]);
     const parsed = JSON.parse(r.stdout) as LvsReport;
     const key = cmd.slice(0, 2) as 'lv' | 'vg' | 'pv';
@@ -64,7 +67,11 @@ export class LvmCli {
     assertLvmName('volume group', vg);
     const [row] = await this.report('vgs', ['-o', 'vg_name,vg_size,vg_free,vg_extent_size', vg]);
     if (!row) throw new Error(`volume group ${vg} not found`);
-    return { sizeBytes: Number(row.vg_size), freeBytes: Number(row.vg_free), extentBytes: Number(row.vg_extent_size) };
+    return {
+      sizeBytes: Number(row.vg_size),
+      freeBytes: Number(row.vg_free),
+      extentBytes: Number(row.vg_extent_size),
+    };
   }
 
   /** Data offset of a PV (pe_start), for mapping extents to bytes. */
