@@ -223,7 +223,8 @@ export function parseDomain(xml: string): Domain {
   if (child(child(d, 'memoryBacking'), 'locked') !== undefined) dom.memoryBacking = { locked: true };
   const ls = child(d, 'launchSecurity');
   if (ls && attr(ls, 'type') === 'sev') {
-    const n = (name: string) => (text(child(ls, name)) === undefined ? undefined : num(text(child(ls, name))));
+    const n = (name: string) =>
+      text(child(ls, name)) === undefined ? undefined : num(text(child(ls, name)));
     dom.launchSecurity = { type: 'sev', policy: text(child(ls, 'policy'))?.trim() ?? '' };
     if (n('cbitpos') !== undefined) dom.launchSecurity.cbitpos = n('cbitpos');
     if (n('reducedPhysBits') !== undefined) dom.launchSecurity.reducedPhysBits = n('reducedPhysBits');
