@@ -129,6 +129,19 @@ export class HostApi {
     return r.cpu;
   }
 
+  /** virConnectCompareCPU: the CPU XML against this host's CPU (CpuCompareResult). */
+  async compareCpu(cpuXml: string, flags = 0): Promise<number> {
+    return (await this.client.call(P.connectCompareCpu, { xml: cpuXml, flags })).result;
+  }
+
+  /**
+   * virConnectBaselineCPU: from libvirt's CPU map, independent of the hypervisor. With flag
+   * EXPAND_FEATURES (1) it lists a named model's own features (how Nova matches models to traits).
+   */
+  async baselineCpu(cpuXmls: string[], flags = 0): Promise<string> {
+    return (await this.client.call(P.connectBaselineCpu, { xmlCPUs: cpuXmls, flags })).cpu;
+  }
+
   /** virConnectSupportsFeature (internal VIR_DRV_FEATURE_* numbers). */
   async supportsFeature(feature: number): Promise<boolean> {
     return (await this.client.call(P.connectSupportsFeature, { feature })).supported !== 0;

@@ -116,6 +116,20 @@ export const procedures = {
     xstruct({ arch: xstr, needResults: xint, flags: xuint }),
     xstruct({ models: xarray(xstr, Limits.CPU_MODELS_MAX), ret: xint }),
   ),
+  // The host-independent variants: compare against the host CPU, and baseline from libvirt's CPU map
+  // (with EXPAND_FEATURES this lists a named model's own features, whatever the host can run).
+  connectCompareCpu: remote(
+    158,
+    'CONNECT_COMPARE_CPU',
+    xstruct({ xml: xstr, flags: xuint }),
+    xstruct({ result: xint }),
+  ),
+  connectBaselineCpu: remote(
+    162,
+    'CONNECT_BASELINE_CPU',
+    xstruct({ xmlCPUs: xarray(xstr, Limits.CPU_BASELINE_MAX), flags: xuint }),
+    xstruct({ cpu: xstr }),
+  ),
   connectCompareHypervisorCpu: remote(
     393,
     'CONNECT_COMPARE_HYPERVISOR_CPU',

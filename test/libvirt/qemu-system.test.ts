@@ -62,6 +62,16 @@ describe('libvirt client on qemu:///system', { skip: skip ?? false }, () => {
     const baseline = await client.host.baselineHypervisorCpu([cpu], { arch: 'x86_64', virttype: 'qemu' });
     assert.match(baseline, /<cpu[\s\S]*<model[^>]*>qemu64<\/model>/);
     assert.ok((await client.host.getCpuModelNames('x86_64')).includes('qemu64'));
+    const expanded = await client.host.baselineCpu(
+      ['<cpu><arch>x86_64</arch><model>Westmere</model></cpu>'],
+      1,
+    );
+    assert.match(expanded, /<model[^>]*>Westmere<\/model>[\s\S]*<feature [^>]*name='aes'/);
+    const hostCmp = await client.host.compareCpu(cpu);
+    assert.ok(
+      Object.values(CpuCompareResult).includes(hostCmp as -1 | 0 | 1 | 2),
+      `compareCpu result ${hostCmp}`,
+    );
   });
 
   test('boot-sector guest: define, start, events in order, state, XML, agent, destroy, undefine', async () => {

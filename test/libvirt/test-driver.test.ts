@@ -271,6 +271,32 @@ describe('libvirt client on test+unix:///default', { skip: skip ?? false }, () =
     assert.ok(isNoDomain(err));
   });
 
+  test('unsubscribe deregisters the callback: no more events arrive', async () => {
+    await client.subscribe('lifecycle');
+    const seen: string[] = [];
+    const onEvent = (e: LifecycleEvent) => {
+      if (e.domain.name.startsWith('kt-rpc-unsub')) seen.push(`${e.domain.name}:${e.event}`);
+    };
+    client.events.on('lifecycle', onEvent);
+    try {
+      const first = ktName('unsub');
+      await client.domains.undefine(await client.domains.defineXml(testDomainXml(first)));
+      const deadline = Date.now() + 5_000;
+      while (seen.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(seen, [`${first}:defined`, `${first}:undefined`]);
+
+      await client.unsubscribe('lifecycle');
+      const second = ktName('unsub');
+      await client.domains.undefine(await client.domains.defineXml(testDomainXml(second)));
+      // A round trip after the changes: any event for them would have been sent before this reply.
+      await client.host.getVersion();
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual(seen, [`${first}:defined`, `${first}:undefined`]);
+    } finally {
+      client.events.off('lifecycle', onEvent);
+    }
+  });
+
   test('pipelined calls all complete', async () => {
     const n = 500;
     const results = await Promise.all(Array.from({ length: n }, () => client.host.getVersion()));
