@@ -14,6 +14,7 @@ import { firmwareConfigurator } from './firmware.js';
 import { identityConfigurator } from './identity.js';
 import { machineConfigurator } from './machine.js';
 import { nicConfigurator } from './nic.js';
+import { sevConfigurator } from './sev.js';
 
 export const CONFIGURATORS: readonly Configurator[] = [
   identityConfigurator,
@@ -25,7 +26,7 @@ export const CONFIGURATORS: readonly Configurator[] = [
   diskConfigurator,
   agentConfigurator,
   nicConfigurator,
-  // sevConfigurator goes here.
+  sevConfigurator,
 ];
 
 /** Runs every configurator; an error names the concern that refused. */
