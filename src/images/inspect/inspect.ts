@@ -112,7 +112,9 @@ export async function inspectSource(
 
   const declaredFormat = opts.declaredFormat ?? report.format;
   const expected = DECLARED_ALIASES[declaredFormat.toLowerCase()];
-  if (expected === undefined) {
+  if (opts.declaredFormat === undefined) {
+    // nothing declared: the detected format stands (its own findings say if it is unsupported)
+  } else if (expected === undefined) {
     findings.push(
       finding(
         'unsupported-format',
