@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyRequest, FastifyServerOptions } from 'fast
 import type { RequestContext } from '../control/context.js';
 import type { IdentityService } from '../control/identity.js';
 import { unauthorized } from '../control/errors.js';
+import { readerWriteRefusal } from '../control/identity-admin-policy.js';
 import type { Logger } from '../util/log.js';
 
 declare module 'fastify' {
@@ -21,9 +22,8 @@ export function fastifyOptions(logger: Logger | undefined, bodyLimit: number): F
     bodyLimit,
     genReqId: () => `req-${randomUUID()}`,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
-    // OpenStack clients send large tokens and long query strings (id=in:…).
-    maxParamLength: 1000,
-    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
+    // OpenStack clients send long ids and names in paths (find-by-name GETs).
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 1000 },
   } as FastifyServerOptions;
 }
 
@@ -48,6 +48,8 @@ export function installAuth(
       );
     }
     req.ctx = ctx;
+    const refusal = readerWriteRefusal(ctx, req.method, req.url);
+    if (refusal) throw refusal;
   });
 }
 

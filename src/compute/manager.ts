@@ -269,6 +269,43 @@ export class ComputeManager implements ComputeAgent {
     }
   }
 
+  /**
+   * Start-up reconciliation: builds and actions cut short by a restart end (a build in ERROR
+   * with a fault, a task cleared), and every instance's power state is read from the guest.
+   */
+  async reconcile(): Promise<void> {
+    const mine = await this.repos.instances.list({ host: this.host });
+    const unscheduled = (await this.repos.instances.list({ vmStates: ['building'] })).filter(
+      (i) => i.host === null,
+    );
+    for (const inst of [...mine, ...unscheduled]) {
+      if (inst.vmState === 'building') {
+        await this.repos.instances.addFault(inst.uuid, {
+          code: 500,
+          message: 'The build was interrupted by a restart of kestrel serve.',
+          details: 'The service stopped while this instance was being built. Fix: delete it and boot again.',
+        });
+        await this.repos.instances.update(inst.uuid, { vmState: 'error', taskState: null });
+        continue;
+      }
+      let power: number = PowerState.NOSTATE;
+      try {
+        power = (await this.driver.info(inst.uuid)).state;
+      } catch {
+        power = PowerState.NOSTATE;
+      }
+      const patch: { taskState: null; powerState: number; vmState?: string } = {
+        taskState: null,
+        powerState: power,
+      };
+      if (inst.vmState === 'active' && power !== PowerState.RUNNING) patch.vmState = 'stopped';
+      if (inst.taskState === 'deleting') {
+        this.log.warn({ instance: inst.uuid }, 'a delete was interrupted by a restart; delete it again');
+      }
+      await this.repos.instances.update(inst.uuid, patch);
+    }
+  }
+
   delete(uuid: string, actionId: string): Promise<void> {
     return this.serialized(uuid, async () => {
       const inst = await this.repos.instances.get(uuid);

@@ -216,6 +216,11 @@ export class IdentityService {
     return rec ? this.tokenBody(rec) : undefined;
   }
 
+  /** Drops every cached token context (identity administration calls this after each change). */
+  forgetCachedContexts(): void {
+    this.cache.clear();
+  }
+
   async revoke(token: string): Promise<boolean> {
     this.cache.delete(token);
     return this.repos.identity.revokeToken(token);

@@ -15,6 +15,7 @@ import { buildResourceRequest } from './scheduler/request.js';
 import { claimResources } from './scheduler/claim.js';
 import { statusOf, vmStatesFor } from './server-state.js';
 import { parseOsloBool } from './validate.js';
+import { refuseSevAction, validateMemoryEncryption, type SevHostDefaults } from './sev.js';
 
 export interface ServerView {
   instance: Instance;
@@ -90,12 +91,14 @@ export class ServerService {
     private readonly flavors: FlavorService,
     private readonly images: ImageService,
     private readonly agents: Map<string, ComputeAgent>,
-    opts: { logger?: Logger; maxCount?: number } = {},
+    opts: { logger?: Logger; maxCount?: number; sevDefaults?: SevHostDefaults } = {},
   ) {
     this.log = (opts.logger ?? silentLogger).child({ component: 'servers' });
     this.maxCount = opts.maxCount ?? 100;
+    this.sevDefaults = opts.sevDefaults ?? {};
   }
   private readonly maxCount: number;
+  private readonly sevDefaults: SevHostDefaults;
 
   /** Waits for scheduling and builds started by this service (tests, shutdown). */
   async settle(): Promise<void> {
@@ -162,6 +165,7 @@ export class ServerService {
     this.checkFit(snapshot, image);
     // Builds the request now so that trait conflicts are a 400 here, not a fault later.
     buildResourceRequest(snapshot, image.properties, Math.ceil((image.virtualSize ?? 0) / GiB));
+    validateMemoryEncryption(snapshot, image, this.sevDefaults);
     this.checkMemoryEncryption(snapshot, image);
 
     const networks = body.networks;
@@ -614,6 +618,7 @@ export class ServerService {
     if (inst.locked && !ctx.isAdmin && name !== 'unlock' && name !== 'os-getConsoleOutput') {
       throw conflict(`Instance ${id} is locked; an administrator or its owner must unlock it first.`);
     }
+    await refuseSevAction(name, inst, async (imageId) => (await this.repos.images.get(imageId))?.properties);
     const simple = ACTIONS_WITH_STATE[name];
     if (simple || name === 'reboot') {
       let plan = simple;

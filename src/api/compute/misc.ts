@@ -175,6 +175,12 @@ export function registerMiscRoutes(app: FastifyInstance, d: MiscDeps): void {
     };
   });
 
+  // OSC's `hypervisor show` lists aggregates to name the host's; Kestrel has none.
+  app.get('/v2.1/os-aggregates', async (req) => {
+    requireAdmin(need(req), 'os_compute_api:os-aggregates:index');
+    return { aggregates: [] };
+  });
+
   // --- availability zones ------------------------------------------------------------------
   app.get('/v2.1/os-availability-zone', async (req) => {
     need(req);

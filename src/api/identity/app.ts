@@ -7,6 +7,7 @@ import { installErrorHandling } from '../errors.js';
 import { notFound, unauthorized } from '../../control/errors.js';
 import { requireAdmin } from '../../control/flavors.js';
 import { DEFAULT_DOMAIN } from '../../control/identity.js';
+import { registerIdentityAdminRoutes } from './admin-routes.js';
 
 function version(req: FastifyRequest) {
   return {
@@ -98,6 +99,8 @@ export function createIdentityApp(d: ApiDeps): FastifyInstance {
     let all = await d.repos.identity.listProjects();
     if (!ctx.isAdmin) all = all.filter((p) => p.id === ctx.projectId);
     if (typeof name === 'string') all = all.filter((p) => p.name === name);
+    const domainId = queryOf(req).domain_id; // one domain: any other id matches nothing
+    if (typeof domainId === 'string' && domainId !== DEFAULT_DOMAIN.id) all = [];
     return { projects: all.map(projectView), links: page(req, 'projects') };
   });
   app.get<{ Params: { id: string } }>('/v3/projects/:id', async (req) => {
@@ -123,7 +126,10 @@ export function createIdentityApp(d: ApiDeps): FastifyInstance {
   });
   app.get('/v3/roles', async (req) => {
     requireAdmin(need(req), 'identity:list_roles');
-    const roles = await d.repos.identity.listRoles();
+    const roleName = queryOf(req).name; // openstack role add … member looks the role up by ?name=
+    const roles = (await d.repos.identity.listRoles()).filter(
+      (r) => typeof roleName !== 'string' || r.name === roleName,
+    );
     return {
       roles: roles.map((r) => ({ ...r, domain_id: null, links: { self: `/v3/roles/${r.id}` } })),
       links: page(req, 'roles'),
@@ -148,5 +154,6 @@ export function createIdentityApp(d: ApiDeps): FastifyInstance {
       links: page(req, 'domains'),
     };
   });
+  registerIdentityAdminRoutes(app, d);
   return app;
 }

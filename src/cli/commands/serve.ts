@@ -1,3 +1,144 @@
+// `kestrel serve [--config FILE] [--driver libvirt|fake]`: the all-in-one service. It
+// refuses to start on configuration errors (listing them) and on a host where the doctor
+// says guests cannot run; SIGTERM/SIGINT stop it cleanly, and guests keep running.
 import type { Command } from 'commander';
-// `kestrel serve` (issue 2 first, then the service issue).
-export function registerServeCommand(_program: Command): void {}
+import { pino } from 'pino';
+import { formatProblems, loadConfig, type KestrelConfig } from '../../config/index.js';
+import { formatDoctorReport, runDoctor, type VirtTypeSetting } from '../../host/index.js';
+import { redactPaths, type Logger } from '../../util/log.js';
+import type { HypervisorDriver } from '../../virt/driver.js';
+import { FakeDriver } from '../../virt/fake/driver.js';
+import { LibvirtDriver } from '../../virt/libvirt/driver.js';
+import { startService } from '../../service/service.js';
+import { UserError } from '../user-error.js';
+
+interface ServeCliOptions {
+  config?: string;
+  driver: string;
+  probe: boolean;
+}
+
+async function makeDriver(
+  kind: string,
+  config: KestrelConfig,
+  log: Logger,
+  probe: boolean,
+): Promise<{ driver: HypervisorDriver; virtType: string; reason: string }> {
+  if (kind === 'fake') {
+    return {
+      driver: new FakeDriver({ log, bootMessage: 'GUEST-BOOTED' }),
+      virtType: 'kvm',
+      reason: 'fake driver: no hypervisor is used (guests exist only in memory)',
+    };
+  }
+  if (kind !== 'libvirt') throw new UserError(`--driver ${kind}: use libvirt (default) or fake`);
+  const report = await runDoctor({
+    virtTypeSetting: config.libvirt.virt_type as VirtTypeSetting,
+    libvirtUri: config.libvirt.connection_uri ?? undefined,
+    runProbe: probe,
+  });
+  if (!report.virt_type.usable || !report.ok) {
+    process.stderr.write(`${formatDoctorReport(report)}\n`);
+    throw new UserError(
+      `this host cannot run guests with virt_type ${report.virt_type.value} (${report.virt_type.reason}); fix the failed checks above (kestrel doctor) and start again`,
+    );
+  }
+  const driver = new LibvirtDriver({
+    uri: config.libvirt.connection_uri ?? undefined,
+    virtType: report.virt_type.value,
+    cpuMode: (config.libvirt.cpu_mode ?? undefined) as never,
+    cpuModels: config.libvirt.cpu_models,
+    cpuModelExtraFlags: config.libvirt.cpu_model_extra_flags,
+    machineTypes: config.libvirt.hw_machine_type as Record<string, string>,
+    skipCpuCompareAtStartup: config.workarounds.skip_cpu_compare_at_startup,
+    instancesPath: config.DEFAULT.instances_path,
+    log,
+  });
+  return { driver, virtType: report.virt_type.value, reason: report.virt_type.reason };
+}
+
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description(
+      'run Kestrel all-in-one: Identity v3, Compute v2.1 and Image v2 APIs, scheduler and compute agent',
+    )
+    .option(
+      '--config <file>',
+      'configuration file (default: $KESTREL_CONFIG, then /etc/kestrel/kestrel.conf)',
+    )
+    .option(
+      '--driver <kind>',
+      'hypervisor driver: libvirt, or fake (in memory, for trying the APIs)',
+      'libvirt',
+    )
+    .option(
+      '--no-probe',
+      'skip the functional KVM probe of the doctor (virt_type auto then trusts static checks)',
+    )
+    .action(async (opts: ServeCliOptions) => {
+      const loaded = await loadConfig({ path: opts.config });
+      if (loaded.warnings.length) process.stderr.write(`${formatProblems(loaded.warnings)}\n`);
+      if (loaded.errors.length) {
+        process.stderr.write(`${formatProblems(loaded.errors)}\n`);
+        throw new UserError(
+          `${loaded.source ?? 'configuration'} is invalid (problems above); fix it (kestrel config check) and start again`,
+        );
+      }
+      const config = loaded.config;
+      const log = pino(
+        {
+          name: 'kestrel',
+          level: config.DEFAULT.debug ? 'debug' : (process.env.KESTREL_LOG_LEVEL ?? 'info'),
+          redact: { paths: redactPaths, censor: '[redacted]' },
+        },
+        pino.destination(2),
+      );
+      const { driver, virtType, reason } = await makeDriver(opts.driver, config, log, opts.probe);
+      try {
+        await driver.init();
+      } catch (e) {
+        throw new UserError(`the ${opts.driver} driver cannot start: ${(e as Error).message}`);
+      }
+      let svc;
+      try {
+        svc = await startService({ config, driver, logger: log });
+      } catch (e) {
+        await driver.close();
+        throw new UserError((e as Error).message);
+      }
+      const e = svc.endpoints;
+      const lines = [
+        `Kestrel is serving on host ${config.DEFAULT.host} (driver ${opts.driver}, virt_type ${virtType}: ${reason})`,
+        `  Identity v3   ${e.identity}`,
+        `  Compute v2.1  ${e.compute}`,
+        `  Image v2      ${e.image}`,
+        `  Database      ${svc.db.description}`,
+        `  State         ${svc.statePath}`,
+        `  Credentials   ${svc.cloudsFile} (cloud "kestrel", mode 0600)${svc.firstStart ? `; admin password also in ${svc.passwordFile}` : ''}`,
+      ];
+      if (svc.demoImage) lines.push(`  Demo image    boot-sector (${svc.demoImage}), with flavor m1.nano`);
+      lines.push(
+        'Try:',
+        `  export OS_CLIENT_CONFIG_FILE=${svc.cloudsFile} OS_CLOUD=kestrel`,
+        '  openstack server create --image boot-sector --flavor m1.nano --wait vm1 && openstack console log show vm1',
+        'Stop with Ctrl-C or SIGTERM (guests keep running).',
+      );
+      process.stdout.write(`${lines.join('\n')}\n`);
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          log.info({ signal }, 'stopping');
+          process.off('SIGTERM', onTerm);
+          process.off('SIGINT', onInt);
+          resolve();
+        };
+        const onTerm = () => stop('SIGTERM');
+        const onInt = () => stop('SIGINT');
+        process.on('SIGTERM', onTerm);
+        process.on('SIGINT', onInt);
+      });
+      await svc.stop();
+      await driver.close();
+      process.stdout.write('Kestrel stopped; guests keep running.\n');
+    });
+}

@@ -1,0 +1,197 @@
+// `kestrel serve` all-in-one: the three APIs, the scheduler and this host's compute agent in
+// one process. First start creates state_path, the database, the admin user and project
+// (generated password, file mode 0600), <state_path>/clouds.yaml, the m1.* flavors, and a
+// demo image when the test boot sector exists.
+import { existsSync, mkdirSync, createReadStream } from 'node:fs';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { KestrelConfig } from '../config/index.js';
+import { openDatabase, type OpenedDatabase } from '../db/index.js';
+import type { HypervisorDriver } from '../virt/driver.js';
+import { FileImageStore } from '../images/store/file.js';
+import { ImageCache } from '../images/cache.js';
+import { Qcow2OverlayDisks } from '../compute/disks.js';
+import type { Endpoints } from '../control/identity.js';
+import type { RequestContext } from '../control/context.js';
+import { silentLogger, type Logger } from '../util/log.js';
+import { bootstrap } from './bootstrap.js';
+import { cloudsYaml, readCloudsPassword, writeSecretFile } from './clouds.js';
+import { createCore, type Core } from './core.js';
+
+export interface ServeOptions {
+  config: KestrelConfig;
+  driver: HypervisorDriver;
+  logger?: Logger;
+  /** Port overrides (0 = any free port), e.g. for tests. */
+  ports?: { identity?: number; compute?: number; image?: number };
+  /** Where a demo image is looked for (default $KESTREL_TEST_IMAGES or /var/cache/kestrel/test-images). */
+  testImagesDir?: string;
+  /** Seconds the manager waits for a guest's "started" event. */
+  startedTimeoutMs?: number;
+}
+
+export interface RunningService {
+  core: Core;
+  db: OpenedDatabase;
+  endpoints: Endpoints;
+  statePath: string;
+  cloudsFile: string;
+  passwordFile: string;
+  firstStart: boolean;
+  demoImage?: string;
+  stop(): Promise<void>;
+}
+
+function hostForUrl(listen: string, publicHost: string | null): string {
+  const wildcard = listen === '0.0.0.0' || listen === '::' || listen === '';
+  let host = publicHost ?? (wildcard ? '127.0.0.1' : listen);
+  if (host.includes(':') && !host.startsWith('[')) host = `[${host}]`;
+  return host;
+}
+
+export async function startService(o: ServeOptions): Promise<RunningService> {
+  const log = o.logger ?? silentLogger;
+  const c = o.config;
+  const statePath = c.DEFAULT.state_path;
+  const instancesPath = c.DEFAULT.instances_path;
+  mkdirSync(statePath, { recursive: true, mode: 0o700 });
+  mkdirSync(instancesPath, { recursive: true, mode: 0o711 });
+
+  const db = await openDatabase({ connection: c.database.connection ?? undefined, statePath });
+  const store = new FileImageStore({ directory: join(statePath, 'images'), logger: log });
+  const cache = new ImageCache({
+    instancesPath,
+    source: { open: (id) => store.get(id) },
+    subdirectoryName: c.image_cache.subdirectory_name,
+    forceRawImages: c.DEFAULT.force_raw_images,
+    logger: log,
+  });
+  const disks = new Qcow2OverlayDisks(instancesPath, cache);
+
+  const urlHost = hostForUrl(c.api.listen_host, c.api.public_host ?? null);
+  const endpoints: Endpoints = { identity: '', compute: '', image: '', region: c.api.region_name };
+  const core = await createCore({
+    db,
+    driver: o.driver,
+    imageStore: store,
+    disks,
+    hostName: c.DEFAULT.host,
+    instancesPath,
+    endpoints: () => endpoints,
+    ratios: {
+      cpu: c.DEFAULT.cpu_allocation_ratio ?? c.DEFAULT.initial_cpu_allocation_ratio,
+      ram: c.DEFAULT.ram_allocation_ratio ?? c.DEFAULT.initial_ram_allocation_ratio,
+      disk: c.DEFAULT.disk_allocation_ratio ?? c.DEFAULT.initial_disk_allocation_ratio,
+      reservedHostMemoryMb: c.DEFAULT.reserved_host_memory_mb,
+      reservedHostDiskMb: c.DEFAULT.reserved_host_disk_mb,
+    },
+    logger: log,
+    hostIp: c.DEFAULT.my_ip,
+    startedTimeoutMs: o.startedTimeoutMs,
+  });
+  await core.manager.reconcile();
+
+  const cloudsFile = join(statePath, 'clouds.yaml');
+  const passwordFile = join(statePath, 'admin-password');
+  // A configured admin_password is used as given; the built-in default is replaced by a
+  // generated one on first start (never a well-known password on a fresh install).
+  const configured =
+    c.api.admin_password && c.api.admin_password !== 'admin' ? c.api.admin_password : undefined;
+  const boot = await bootstrap(core.repos, {
+    adminUser: c.api.admin_user,
+    adminProject: c.api.admin_project,
+    adminPassword: configured,
+  });
+  const password = boot.password ?? configured ?? readCloudsPassword(cloudsFile);
+  if (boot.password) writeSecretFile(passwordFile, `${boot.password}\n`);
+
+  const listen = async (app: Core['apps']['identity'], port: number) => {
+    await app.listen({ host: c.api.listen_host, port });
+    return (app.server.address() as AddressInfo).port;
+  };
+  let ports: { identity: number; compute: number; image: number };
+  try {
+    ports = {
+      identity: await listen(core.apps.identity, o.ports?.identity ?? c.api.identity_port),
+      compute: await listen(core.apps.compute, o.ports?.compute ?? c.api.compute_port),
+      image: await listen(core.apps.image, o.ports?.image ?? c.api.image_port),
+    };
+  } catch (e) {
+    await core.close();
+    await db.close();
+    const err = e as NodeJS.ErrnoException;
+    throw new Error(
+      err.code === 'EADDRINUSE'
+        ? `cannot listen: ${err.message}. Fix: stop the other service on that port, or set [api] identity_port / compute_port / image_port.`
+        : `cannot listen on ${c.api.listen_host}: ${err.message}`,
+    );
+  }
+  endpoints.identity = `http://${urlHost}:${ports.identity}/v3`;
+  endpoints.compute = `http://${urlHost}:${ports.compute}/v2.1`;
+  endpoints.image = `http://${urlHost}:${ports.image}`;
+  if (password) {
+    writeSecretFile(
+      cloudsFile,
+      cloudsYaml({
+        authUrl: endpoints.identity,
+        username: c.api.admin_user,
+        password,
+        projectName: c.api.admin_project,
+        region: c.api.region_name,
+      }),
+    );
+  }
+
+  let demoImage: string | undefined;
+  if (boot.created) {
+    demoImage = await importDemoImage(core, boot, o.testImagesDir, log).catch((err) => {
+      log.warn({ err }, 'demo image import failed');
+      return undefined;
+    });
+  }
+
+  return {
+    core,
+    db,
+    endpoints,
+    statePath,
+    cloudsFile,
+    passwordFile,
+    firstStart: boot.created,
+    demoImage,
+    async stop() {
+      await core.close();
+      await db.close();
+    },
+  };
+}
+
+async function importDemoImage(
+  core: Core,
+  boot: { adminUserId: string; adminProjectId: string },
+  dir: string | undefined,
+  log: Logger,
+): Promise<string | undefined> {
+  const base = dir ?? process.env.KESTREL_TEST_IMAGES ?? '/var/cache/kestrel/test-images';
+  const file = join(base, 'boot.img');
+  if (!existsSync(file)) return undefined;
+  const ctx: RequestContext = {
+    userId: boot.adminUserId,
+    userName: 'admin',
+    projectId: boot.adminProjectId,
+    projectName: 'admin',
+    roles: ['admin', 'member', 'reader'],
+    isAdmin: true,
+    requestId: 'req-bootstrap',
+  };
+  const img = await core.images.create(ctx, {
+    name: 'boot-sector',
+    disk_format: 'raw',
+    container_format: 'bare',
+    visibility: 'public',
+    description: 'a 512-byte boot sector that prints GUEST-BOOTED on the serial console',
+  });
+  await core.images.upload(ctx, img.id, createReadStream(file));
+  log.info({ image: img.id }, 'imported the demo image boot-sector');
+  return img.id;
+}
