@@ -164,7 +164,12 @@ export class LibvirtDriver implements HypervisorDriver {
     const lv = this.lv;
     const onLifecycle = (e: LibvirtLifecycleEvent) => this.onLifecycle(e);
     const onAgent = (e: AgentLifecycleEvent) => this.onAgent(e);
-    const onReconnected = () => this.events.emit('reconnected');
+    // Events are not replayed after a reconnect: forget the agent states (they refill from the
+    // next agent events) and let the compute layer resync power states (syncPowerStates()).
+    const onReconnected = () => {
+      this.agentConnected.clear();
+      this.events.emit('reconnected');
+    };
     lv.events.on('lifecycle', onLifecycle);
     lv.events.on('agent-lifecycle', onAgent);
     lv.on('reconnected', onReconnected);
