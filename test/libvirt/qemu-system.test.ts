@@ -180,8 +180,16 @@ describe('libvirt client on qemu:///system', { skip: skip ?? false }, () => {
     assert.equal(back.length, size);
     assert.ok(back.equals(data), 'downloaded bytes differ from the uploaded ones');
     assert.equal((await client.storage.volGetInfo(vol)).capacity, BigInt(size));
-    // The connection is still usable after both streams.
+    // Stopping a download early aborts the stream; the connection stays usable.
+    for await (const chunk of client.storage.volDownload(vol)) {
+      assert.ok(chunk.length > 0);
+      break;
+    }
     assert.ok((await client.host.getLibVersion()) > 0);
+    let again = 0;
+    for await (const chunk of client.storage.volDownload(vol, { offset: 1000n, length: 5000n }))
+      again += chunk.length;
+    assert.equal(again, 5000);
   });
 });
 
