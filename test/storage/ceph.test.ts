@@ -8,6 +8,8 @@ import { ensureCeph, type CephEnv } from './ceph-env.js';
 import { rbdStoreCases } from './rbd-store.cases.js';
 import { rbdDownloadCases } from './rbd-download.cases.js';
 import { rbdBackendCases } from './rbd-backend.cases.js';
+import { runBackendConformance, type ConformanceCheck } from '../images/backend-conformance.js';
+import { RbdDiskBackend } from '../../src/images/backends/rbd.js';
 
 const prefix = `kt-storage-${randomBytes(3).toString('hex')}`;
 const up = await ensureCeph();
@@ -30,3 +32,29 @@ describe('RBD direct download', { skip }, () => {
 describe('images_type=rbd backend', { skip }, () => {
   rbdBackendCases(env, prefix);
 });
+
+const allChecks: ConformanceCheck[] = [
+  'raw-base',
+  'qcow2-base',
+  'size-zero',
+  'too-small',
+  'delete',
+  'list-exists',
+  'export-qcow2',
+  'failure',
+  'twice',
+  'capacity',
+];
+runBackendConformance(
+  'rbd (pool vms)',
+  async () => ({
+    backend: skip
+      ? new RbdDiskBackend()
+      : new RbdDiskBackend({ cephConf: env().conf, user: env().user, pool: 'vms' }),
+  }),
+  {
+    // force_raw_images is required with rbd: the cache only ever hands it raw bases.
+    baseFormats: ['raw'],
+    skip: skip ? Object.fromEntries(allChecks.map((c) => [c, skip])) : {},
+  },
+);

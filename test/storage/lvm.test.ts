@@ -12,6 +12,7 @@ import { createDiskBackend, type CachedBase } from '../../src/images/backends/in
 import { FlavorDiskSmallerThanImageError } from '../../src/images/errors.js';
 import { runChecked } from '../../src/util/run.js';
 import { lvmLabUnavailable, makeLvmLab, type LvmLab } from './lvm-lab.js';
+import { runBackendConformance, type ConformanceCheck } from '../images/backend-conformance.js';
 
 const MiB = 1024 * 1024;
 const prefix = `kt-storage-${randomBytes(3).toString('hex')}`;
@@ -200,5 +201,34 @@ describe(
       });
       assert.equal(b.kind, 'lvm');
     });
+  },
+);
+
+const allChecks: ConformanceCheck[] = [
+  'raw-base',
+  'qcow2-base',
+  'size-zero',
+  'too-small',
+  'delete',
+  'list-exists',
+  'export-qcow2',
+  'failure',
+  'twice',
+  'capacity',
+];
+runBackendConformance(
+  'lvm (loop-backed VG, activation off, loop stand-ins for LVs)',
+  async () => {
+    if (unavailable) return { backend: new LvmDiskBackend({ volumeGroup: 'unused' }) };
+    const lab = await makeLvmLab(`${prefix}c`, 512 * MiB);
+    return {
+      backend: new LvmDiskBackend({ volumeGroup: lab.vg, lvmConfig: lab.config, devices: lab.devices }),
+      cleanup: () => lab.teardown(),
+    };
+  },
+  {
+    skip: unavailable
+      ? Object.fromEntries(allChecks.map((c) => [c, `LVM lab unavailable: ${unavailable}`]))
+      : {},
   },
 );
