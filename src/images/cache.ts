@@ -196,3 +196,8 @@ async function fsyncFile(path: string): Promise<void> {
     await fh.close();
   }
 }
+
+/** An ImageSource that reads from an Image service store (the all-in-one set-up). */
+export function storeImageSource(store: { get(imageId: string): Promise<Readable> }): ImageSource {
+  return { open: (imageId) => store.get(imageId) };
+}

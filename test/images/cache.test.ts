@@ -2,10 +2,10 @@
 // refusals and interruptions leave nothing, mtime touched on use, and the cache manager.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -107,6 +107,37 @@ describe('ImageCache', () => {
     fail = false;
     const b = await cache.ensure('cut');
     assert.equal(b.virtualSize, 1024 * 1024);
+  });
+});
+
+describe('ImageCache across processes', () => {
+  test('three processes booting the same image fetch it once', async () => {
+    const instances = await newInstancesPath();
+    const counter = join(instances, 'fetches.log');
+    await writeFile(counter, '');
+    const child = join(import.meta.dirname, 'helpers', 'cache-child.ts');
+    const runChild = (): Promise<string> =>
+      new Promise((resolvePromise, reject) => {
+        const p = spawn(
+          process.execPath,
+          ['--import', 'tsx', child, instances, fixture('qcow2 v3 with data'), counter, 'shared-img'],
+          {
+            stdio: ['ignore', 'pipe', 'pipe'],
+          },
+        );
+        let out = '';
+        let err = '';
+        p.stdout.on('data', (b: Buffer) => (out += b.toString()));
+        p.stderr.on('data', (b: Buffer) => (err += b.toString()));
+        p.on('close', (code) =>
+          code === 0 ? resolvePromise(out) : reject(new Error(`child exit ${code}: ${err}`)),
+        );
+      });
+    const outs = await Promise.all([runChild(), runChild(), runChild()]);
+    const fetches = (await readFile(counter, 'utf8')).trim().split('\n');
+    assert.equal(fetches.length, 1, `fetched ${fetches.length} times`);
+    const paths = new Set(outs.map((o) => (JSON.parse(o) as { path: string }).path));
+    assert.deepEqual([...paths], [join(instances, '_base', cacheFileName('shared-img'))]);
   });
 });
 
