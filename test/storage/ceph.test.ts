@@ -8,6 +8,7 @@ import { ensureCeph, type CephEnv } from './ceph-env.js';
 import { rbdStoreCases } from './rbd-store.cases.js';
 import { rbdDownloadCases } from './rbd-download.cases.js';
 import { rbdBackendCases } from './rbd-backend.cases.js';
+import { rbdBootCases } from './rbd-boot.cases.js';
 import { runBackendConformance, type ConformanceCheck } from '../images/backend-conformance.js';
 import { RbdDiskBackend } from '../../src/images/backends/rbd.js';
 
@@ -31,6 +32,10 @@ describe('RBD direct download', { skip }, () => {
 
 describe('images_type=rbd backend', { skip }, () => {
   rbdBackendCases(env, prefix);
+});
+
+describe('RBD boot through libvirt', { skip }, () => {
+  rbdBootCases(env, prefix);
 });
 
 const allChecks: ConformanceCheck[] = [
