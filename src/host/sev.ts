@@ -143,6 +143,7 @@ export interface SevHostSupport {
 export class SevHostCapabilities {
   private readonly byTarget = new Map<string, Promise<DomainCapsSev>>();
   private support?: Promise<SevHostSupport>;
+  private readonly warned = new Set<string>();
 
   constructor(
     private readonly fetchDomainCaps: DomainCapsFetcher,
@@ -172,6 +173,28 @@ export class SevHostCapabilities {
   ): Promise<SevHostSupport> {
     this.support ??= this.detectOnce(arch, machineTypes, defaultMachine);
     return this.support;
+  }
+
+  /**
+   * What the driver reports to placement: MEM_ENCRYPTION_CONTEXT slots and SEV traits. Each
+   * capacity warning goes to `warn` once per process (hostStatus runs on every refresh).
+   */
+  async hostStatus(
+    arch: string,
+    machineTypes: Record<string, string>,
+    defaultMachine: string | undefined,
+    configuredSlots: number | null | undefined,
+    warn: (message: string) => void = () => {},
+  ): Promise<{ slots: number; traits: string[]; support: SevHostSupport }> {
+    const support = await this.detect(arch, machineTypes, defaultMachine);
+    const { total, warnings } = memEncryptionSlots(support, configuredSlots);
+    for (const w of warnings) {
+      if (!this.warned.has(w)) {
+        this.warned.add(w);
+        warn(w);
+      }
+    }
+    return { slots: total, traits: sevTraits(support, total), support };
   }
 
   private async detectOnce(

@@ -38,6 +38,8 @@ export interface CoreOptions {
   hostIp?: string;
   /** Seconds between service heartbeats (default 10). */
   heartbeatSeconds?: number;
+  /** [libvirt] hw_machine_type: SEV requests are checked against it at the API (control/sev.ts). */
+  machineTypes?: Record<string, string>;
 }
 
 export interface Core {
@@ -72,7 +74,10 @@ export async function createCore(o: CoreOptions): Promise<Core> {
   const flavors = new FlavorService(repos);
   const images = new ImageService(repos, o.imageStore, { maxImageSize: o.maxImageSize ?? 1024 ** 4 });
   const keypairs = new KeypairService(repos);
-  const servers = new ServerService(repos, flavors, images, agents, { logger: log });
+  const servers = new ServerService(repos, flavors, images, agents, {
+    logger: log,
+    sevDefaults: { machineTypes: o.machineTypes },
+  });
 
   const refreshHost = async () => {
     const status = await o.driver.hostStatus();

@@ -88,6 +88,7 @@ export async function startService(o: ServeOptions): Promise<RunningService> {
     logger: log,
     hostIp: c.DEFAULT.my_ip,
     startedTimeoutMs: o.startedTimeoutMs,
+    machineTypes: { ...c.libvirt.hw_machine_type },
   });
   await core.manager.reconcile();
 

@@ -5,40 +5,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CONFIGURATORS, buildDomain, type BuildContext } from '../../src/virt/libvirt/configure/index.js';
-import { sevConfigurator } from '../../src/virt/libvirt/configure/sev.js';
+import { buildDomain, type BuildContext } from '../../src/virt/libvirt/configure/index.js';
 import { renderDomain } from '../../src/virt/libvirt/domain/render.js';
 import { parseDomain } from '../../src/virt/libvirt/domain/parse.js';
 import { SevHostCapabilities } from '../../src/host/sev.js';
-import type { InstanceSpec } from '../../src/virt/driver.js';
-import { FIXTURES, baseSpec, basePolicy, context, fixtureHost } from '../virt/fixtures.js';
-
-const SEV_FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'sev');
-// Until the configurator list names it, run it after the others (the driver's order).
-export const SEV_CONFIGURATORS = CONFIGURATORS.includes(sevConfigurator)
-  ? CONFIGURATORS
-  : [...CONFIGURATORS, sevConfigurator];
-
-/** The recorded Milan host: domain capabilities per machine type through the real cache. */
-export function sevHost(file = 'domcaps-epyc-milan') {
-  const caps = new SevHostCapabilities(async (_arch, machine) =>
-    readFileSync(join(SEV_FIXTURES, `${file}-${machine.includes('q35') ? 'q35' : 'pc'}.xml`), 'utf8'),
-  );
-  return fixtureHost({ sevCapabilities: (arch, machine) => caps.forMachine(arch, machine) });
-}
-
-export function sevSpec(
-  props: Record<string, string>,
-  extraSpecs: Record<string, string> = {},
-  over: Partial<InstanceSpec> = {},
-): InstanceSpec {
-  const s = baseSpec({ network: { kind: 'libvirt-network', name: 'default' }, ...over });
-  return {
-    ...s,
-    flavor: { ...s.flavor, memoryMb: 512, extraSpecs },
-    image: { ...s.image, properties: props },
-  };
-}
+import { FIXTURES, basePolicy, context, fixtureHost } from '../virt/fixtures.js';
+import { SEV_CONFIGURATORS, SEV_FIXTURES, sevHost, sevSpec } from './fixtures.js';
 
 const UEFI_Q35 = { hw_mem_encryption: 'true', hw_firmware_type: 'uefi', hw_machine_type: 'q35' };
 

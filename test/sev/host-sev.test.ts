@@ -167,3 +167,18 @@ test('slots used / total for doctor and os-hypervisors', () => {
   assert.equal(checkSevSlots(0, 0).status, 'skip');
   assert.match(describeSevSlots(2, UNLIMITED_SLOTS), /no limit known/);
 });
+
+test('hostStatus: slots and traits for placement, each warning logged once', async () => {
+  const r = recorded({
+    'pc-q35-7.2': 'domcaps-epyc-milan-q35.xml',
+    'pc-i440fx-7.2': 'domcaps-epyc-milan-pc.xml',
+  });
+  const caps = new SevHostCapabilities(r.fetch, () => readSev(hostRoot('amd-sev-y')));
+  const warned: string[] = [];
+  const a = await caps.hostStatus('x86_64', MACHINES, 'q35', 600, (m) => warned.push(m));
+  const b = await caps.hostStatus('x86_64', MACHINES, 'q35', 600, (m) => warned.push(m));
+  assert.equal(a.slots, 502);
+  assert.deepEqual(b.traits, ['HW_CPU_X86_AMD_SEV', 'HW_CPU_X86_AMD_SEV_ES']);
+  assert.equal(warned.length, 1);
+  assert.match(warned[0], /exceeds the 502/);
+});

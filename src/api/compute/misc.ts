@@ -75,6 +75,9 @@ export function registerMiscRoutes(app: FastifyInstance, d: MiscDeps): void {
             local_gb: diskTotal,
             local_gb_used: used('DISK_GB'),
             free_disk_gb: diskTotal - used('DISK_GB'),
+            // AMD SEV guest slots (Kestrel extension): MEM_ENCRYPTION_CONTEXT total / used.
+            mem_encryption_slots: inv('MEM_ENCRYPTION_CONTEXT')?.total ?? 0,
+            mem_encryption_slots_used: used('MEM_ENCRYPTION_CONTEXT'),
             disk_available_least: inv('DISK_GB') ? capacityOf(inv('DISK_GB')) - used('DISK_GB') : 0,
             running_vms: instances.filter((i) => i.host === p.name).length,
             current_workload: instances.filter((i) => i.host === p.name && i.taskState !== null).length,

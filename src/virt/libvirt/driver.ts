@@ -50,6 +50,7 @@ import { loadFirmwareDescriptors } from './firmware-descriptors.js';
 import { cpuFeatureNames, parseCapabilities, type HostCapabilities } from './host-caps.js';
 import { DEFAULTS, type LibvirtDriverOptions } from './options.js';
 import { snapshotDisk } from './snapshot.js';
+import { SevHostCapabilities } from '../../host/sev.js';
 import { checkCpuConfig, checkKvmUsable, checkVersions } from './startup.js';
 import { cpuTraits } from './traits.js';
 
@@ -66,6 +67,8 @@ export class LibvirtDriver implements HypervisorDriver {
   private policy!: GuestPolicy;
   private host!: HostFacts;
   private caps!: HostCapabilities;
+  /** AMD SEV: domain capabilities per (arch, machine type), asked once (host/sev.ts). */
+  private sev?: SevHostCapabilities;
   private readonly modelFeatureCache = new Map<string, Promise<string[] | undefined>>();
   private readonly agentConnected = new Map<string, boolean>();
   private readonly detach: (() => void)[] = [];
@@ -132,6 +135,7 @@ export class LibvirtDriver implements HypervisorDriver {
       hostCpuFeatures: hostCpuFeatures ?? [],
       firmware: await loadFirmwareDescriptors(o.firmwareDirs),
       cpuModelFeatures: (m) => this.modelFeatures(m),
+      sevCapabilities: (a, m) => this.sevCaps().forMachine(a, m),
     };
     await this.subscribeEvents();
   }
@@ -246,9 +250,34 @@ export class LibvirtDriver implements HypervisorDriver {
         vendor: this.caps.cpuVendor,
         features: [...this.host.hostCpuFeatures],
       },
-      traits: await this.cpuTraits(),
-      memEncryptionSlots: 0,
+      ...(await this.sevStatus()),
     };
+  }
+
+  private sevCaps(): SevHostCapabilities {
+    const virttype = this.policy.virtType;
+    this.sev ??= new SevHostCapabilities((arch, machine) =>
+      this.lv.host.getDomainCapabilities({ arch, machine, virttype }),
+    );
+    return this.sev;
+  }
+
+  /** CPU traits plus SEV's, and MEM_ENCRYPTION_CONTEXT slots (0 without SEV). */
+  private async sevStatus(): Promise<Pick<HostStatus, 'traits' | 'memEncryptionSlots'>> {
+    const arch = this.caps.arch;
+    const s = await this.sevCaps()
+      .hostStatus(
+        arch,
+        this.host.machineTypes,
+        this.policy.machineTypes[arch],
+        this.opts.numMemoryEncryptedGuests,
+        (m) => this.log.warn(m),
+      )
+      .catch((err: unknown) => {
+        this.log.warn({ err }, 'AMD SEV detection failed; reporting no SEV slots');
+        return { slots: 0, traits: [] as string[] };
+      });
+    return { traits: [...(await this.cpuTraits()), ...s.traits].sort(), memEncryptionSlots: s.slots };
   }
 
   private async cpuTraits(): Promise<string[]> {

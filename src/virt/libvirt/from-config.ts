@@ -19,6 +19,7 @@ export function libvirtDriverOptionsFromConfig(
     cpuModels: [...lv.cpu_models],
     cpuModelExtraFlags: [...lv.cpu_model_extra_flags],
     machineTypes: { ...lv.hw_machine_type },
+    numMemoryEncryptedGuests: lv.num_memory_encrypted_guests,
     skipCpuCompareAtStartup: wa.skip_cpu_compare_at_startup,
     // [workarounds] allow_nested_suspend: Kestrel's option (the config schema adds it).
     allowNestedSuspend: wa.allow_nested_suspend ?? false,

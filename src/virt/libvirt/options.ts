@@ -20,6 +20,8 @@ export interface LibvirtDriverOptions {
   cpuModelExtraFlags?: string[];
   /** [libvirt] hw_machine_type as arch → type. */
   machineTypes?: Record<string, string>;
+  /** [libvirt] num_memory_encrypted_guests (unset = libvirt's maxGuests); SEV slots. */
+  numMemoryEncryptedGuests?: number | null;
   /** [workarounds] skip_cpu_compare_at_startup. */
   skipCpuCompareAtStartup?: boolean;
   /** [workarounds] allow_nested_suspend (Kestrel): let nested-virt guests suspend / live-migrate. */
