@@ -2,7 +2,7 @@
 // `BENCH {json}` line last). Without a name it lists the benchmarks.
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -22,7 +22,7 @@ for (const name of names) {
     process.exit(2);
   }
   // Each benchmark runs in its own process so that one's heap and handles don't skew another.
-  const r = spawnSync(process.execPath, ['--import', 'tsx', pathToFileURL(join(here, `${name}.ts`)).href], {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(here, `${name}.ts`)], {
     stdio: 'inherit',
   });
   if (r.status !== 0) failed++;

@@ -26,6 +26,12 @@ export const workaroundsGroup = group(
       default: false,
       help: 'Do not compare the guest CPU with the destination host during live migration.',
     }),
+    allow_nested_suspend: bool({
+      default: false,
+      help:
+        'Kestrel option. Allow suspend and live migration of instances whose CPU exposes vmx/svm. KVM cannot ' +
+        'save a nested guest reliably, so these are refused by default (Nova lets them fail inside QEMU).',
+    }),
     handle_virt_lifecycle_events: bool({
       default: true,
       help: 'Update power states from libvirt lifecycle events (not only the periodic sync).',
