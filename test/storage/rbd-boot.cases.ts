@@ -29,7 +29,7 @@ export function rbdBootCases(env: () => CephEnv, prefix: string): void {
     const backend = new RbdDiskBackend({ cephConf: env().conf, user: env().user, pool: 'vms', secretUuid });
     const client = await LibvirtClient.connect({ uri: 'qemu:///system' });
     const driver = new LibvirtDriver({ client, virtType: 'qemu', namePrefix: domPrefix, cpuMode: 'none' });
-    let secret: SecretRef | undefined;
+    const held: { secret?: SecretRef } = {};
     t.after(async () => {
       await driver.destroy(uuid).catch(() => undefined);
       for (const dom of await client.domains.listAll(0).catch(() => [])) {
@@ -38,7 +38,7 @@ export function rbdBootCases(env: () => CephEnv, prefix: string): void {
           await client.domains.undefine(dom, UndefineFlags.NVRAM).catch(() => undefined);
         }
       }
-      if (secret) await client.secrets.undefine(secret).catch(() => undefined);
+      if (held.secret) await client.secrets.undefine(held.secret).catch(() => undefined);
       await driver.close().catch(() => undefined);
       await client.close().catch(() => undefined);
       await backend.delete(uuid).catch(() => undefined);
@@ -60,10 +60,11 @@ export function rbdBootCases(env: () => CephEnv, prefix: string): void {
     assert.equal(rootDisk.kind, 'rbd');
 
     // The libvirt secret holds the client's key (decoded bytes); the key is never logged.
-    secret = await client.secrets.defineXml(
+    const secret = await client.secrets.defineXml(
       `<secret ephemeral='no' private='yes'><uuid>${secretUuid}</uuid>` +
         `<usage type='ceph'><name>client.${env().user} ${domPrefix}${randomBytes(2).toString('hex')}</name></usage></secret>`,
     );
+    held.secret = secret;
     const key = await cephClientKey({ cephConf: env().conf, user: env().user });
     await client.secrets.setValue(secret, Buffer.from(key, 'base64'));
 
