@@ -131,3 +131,32 @@ describe('VMDK descriptor', () => {
     assert.deepEqual(c('createType="monolithicSparse"'), ['vmdk-extent']);
   });
 });
+
+describe('VMDK stream footer', () => {
+  /** A streamOptimized image whose grain directory is at the end, with or without its footer. */
+  function stream(withFooter: boolean): Buffer {
+    const header = Buffer.alloc(512);
+    header.write('KDMV', 0, 'latin1');
+    header.writeUInt32LE(3, 4);
+    header.writeBigUInt64LE(2048n, 12); // capacity in sectors
+    header.writeBigUInt64LE(128n, 20); // grain size
+    header.writeBigUInt64LE(1n, 28); // descriptor at sector 1
+    header.writeBigUInt64LE(1n, 36); // one sector long
+    header.writeBigUInt64LE(0xffffffffffffffffn, 56); // grain directory: see the footer
+    const descriptor = Buffer.alloc(512);
+    descriptor.write(
+      '# Disk DescriptorFile\nversion=1\nparentCID=ffffffff\ncreateType="streamOptimized"\nRW 2048 SPARSE "s.vmdk"\n',
+    );
+    const body = Buffer.alloc(4096);
+    if (!withFooter) return Buffer.concat([header, descriptor, body, Buffer.alloc(1536)]);
+    const marker = Buffer.alloc(512);
+    marker.writeUInt32LE(3, 12);
+    const footer = Buffer.from(header);
+    footer.writeBigUInt64LE(8n, 56);
+    return Buffer.concat([header, descriptor, body, marker, footer, Buffer.alloc(512)]);
+  }
+  test('a valid footer is accepted, a missing one refused', async () => {
+    assert.deepEqual(await codes(stream(true)), []);
+    assert.deepEqual(await codes(stream(false)), ['vmdk-footer']);
+  });
+});
