@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase } from '../../src/db/index.js';
 import { FakeDriver } from '../../src/virt/fake/driver.js';
-import { fakeHostFacts } from '../../src/virt/fake/host.js';
 import { FileImageStore } from '../../src/images/store/file.js';
 import type { RootDisks } from '../../src/compute/disks.js';
 import type { HostStatus } from '../../src/virt/driver.js';
@@ -25,8 +24,9 @@ class NameOnlyDisks implements RootDisks {
 /** The fake hypervisor on an SEV host with `slots` memory-encryption slots. */
 export class SevFakeDriver extends FakeDriver {
   constructor(private readonly slots: number) {
+    // The recorded host (Debian's OVMF descriptors list amd-sev) with the Milan SEV domcaps.
     super({
-      host: { ...fakeHostFacts(), sevCapabilities: sevHost().sevCapabilities },
+      host: sevHost(),
       bootMessage: 'SEV-GUEST',
     });
   }
