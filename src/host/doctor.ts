@@ -10,7 +10,14 @@ import { PROBE_DEFAULT_TIMEOUT_MS, runKvmProbe, type KvmProbeFn, type KvmProbeRe
 import { checkLibvirt, readDomainCapabilities, readLibvirtVersions } from './libvirt-version.js';
 import { checkKvmModules, expectedHardwareModule, readKvmModules, type KvmModule } from './modules.js';
 import { checkNested, readNested } from './nested.js';
-import { checkKernelSev, checkLibvirtSev, parseDomainCapsSev, readSev, type DomainCapsSev } from './sev.js';
+import {
+  checkKernelSev,
+  checkLibvirtSev,
+  checkSevCapacity,
+  parseDomainCapsSev,
+  readSev,
+  type DomainCapsSev,
+} from './sev.js';
 import { check, type Check, type DoctorReport, type VirtTypeSetting } from './types.js';
 import { checkVirtType, decideVirtType, type KvmEvidence } from './virt-type.js';
 import { checkVhostNet, readVhostNet } from './vhost-net.js';
@@ -32,6 +39,8 @@ export interface DoctorOptions {
   runner?: CommandRunner;
   /** Replaces stat for device nodes; default: hostRoot/device-facts.json if present, else the real files. */
   statFn?: StatFn;
+  /** [libvirt] num_memory_encrypted_guests, for the SEV slot check. */
+  numMemoryEncryptedGuests?: number | null;
   /** Bound for the KVM probe run (default 2.5 s); the TCG control run gets at least 6 s. */
   probeTimeoutMs?: number;
 }
@@ -76,6 +85,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
         ? checkLibvirtSev(libvirt.sev, libvirt.capsError)
         : check('sev.libvirt', 'AMD SEV (libvirt)', 'skip', 'not an AMD host', null)
       : check('sev.libvirt', 'AMD SEV (libvirt)', 'skip', 'libvirt not asked (recorded host)', null),
+    ...(isAmd || sev.sev ? [checkSevCapacity(sev, libvirt?.sev, opts.numMemoryEncryptedGuests)] : []),
     checkVhostNet(vhost),
     ...(libvirt
       ? libvirt.checks

@@ -309,3 +309,39 @@ export function checkSevSlots(used: number, total: number): Check {
   }
   return check('sev.slots', title, 'pass', describeSevSlots(used, total));
 }
+
+/**
+ * `kestrel doctor`'s view of SEV capacity: the MEM_ENCRYPTION_CONTEXT total this host will
+ * report and where it comes from (doctor has no database; os-hypervisors shows slots used).
+ */
+export function checkSevCapacity(
+  kernel: KernelSevFacts,
+  caps: DomainCapsSev | undefined,
+  configured: number | null | undefined,
+): Check {
+  const title = 'AMD SEV guest slots';
+  const supported = kernel.sev && caps?.supported === true;
+  const reason = !kernel.sev ? 'the kernel has SEV off' : "libvirt does not report <sev supported='yes'>";
+  const { total, warnings } = memEncryptionSlots({ supported, caps, reason }, configured);
+  if (!supported) {
+    return warnings.length
+      ? check(
+          'sev.slots',
+          title,
+          'warn',
+          warnings[0],
+          'remove [libvirt] num_memory_encrypted_guests or enable SEV',
+        )
+      : check('sev.slots', title, 'skip', `0 MEM_ENCRYPTION_CONTEXT slots (${reason})`, null);
+  }
+  const source =
+    configured !== null && configured !== undefined && total === configured
+      ? '[libvirt] num_memory_encrypted_guests'
+      : caps?.maxGuests !== undefined
+        ? "libvirt's maxGuests"
+        : 'no limit known';
+  const found = `${total === UNLIMITED_SLOTS ? 'unlimited' : total} MEM_ENCRYPTION_CONTEXT slots (${source}); used / total: os-hypervisors`;
+  return warnings.length
+    ? check('sev.slots', title, 'warn', found, warnings.join(' '))
+    : check('sev.slots', title, 'pass', found);
+}

@@ -50,6 +50,7 @@ export function registerDoctorCommand(program: Command): void {
         hostRoot: opts.hostRoot,
         libvirtUri: opts.libvirtUri ?? (loaded.config.libvirt.connection_uri || undefined),
         runProbe: opts.probe,
+        numMemoryEncryptedGuests: loaded.config.libvirt.num_memory_encrypted_guests,
       });
       process.stdout.write(
         opts.json
