@@ -14,6 +14,9 @@ import { silentLogger, type Logger } from '../util/log.js';
 import type { ComputeAgent, PowerAction } from './agent.js';
 import type { RootDisks } from './disks.js';
 import { describeError, faultFrom } from './faults.js';
+import { PowerWatch } from './reconcile-power.js';
+import { BuildCancelled, cancelIfDeleted } from './recovery-cancel.js';
+import { reconcileAtStartup, type ReconcileImageCache, type ReconcileReport } from './reconcile.js';
 
 export interface ComputeManagerOptions {
   repos: Repositories;
@@ -50,20 +53,32 @@ export class ComputeManager implements ComputeAgent {
   private readonly onLifecycle = (e: LifecycleEvent) => void this.handleLifecycle(e);
   /** Work in flight (builds, actions), so shutdown can wait for it. */
   private readonly inflight = new Set<Promise<unknown>>();
+  /** Resync on libvirtd reconnects, faults for crashed guests (src/compute/reconcile-power.ts). */
+  readonly powerWatch: PowerWatch;
+  /** Instances with a delete waiting for their lock: a build in progress gives way to it. */
+  private readonly deleteRequested = new Set<string>();
 
   constructor(private readonly opts: ComputeManagerOptions) {
     this.host = opts.host;
     this.repos = opts.repos;
     this.driver = opts.driver;
     this.log = (opts.logger ?? silentLogger).child({ component: 'compute' });
+    this.powerWatch = new PowerWatch({
+      repos: this.repos,
+      driver: this.driver,
+      host: this.host,
+      logger: opts.logger,
+    });
   }
 
   start(): void {
     this.driver.events.on('lifecycle', this.onLifecycle);
+    this.powerWatch.start();
   }
 
   async stop(): Promise<void> {
     this.driver.events.off('lifecycle', this.onLifecycle);
+    await this.powerWatch.stop();
     await Promise.allSettled([...this.inflight]);
   }
 
@@ -119,11 +134,14 @@ export class ComputeManager implements ComputeAgent {
         await this.phase(actionId, 'compute_build_and_run_instance', () =>
           withRevert(
             async (r) => {
+              await cancelIfDeleted(this.repos, uuid, this.deleteRequested);
               await this.repos.instances.update(uuid, {
                 taskState: 'block_device_mapping',
                 host: this.host,
                 node: this.host,
               });
+              // Registered first: a create cut short can leave a partial disk behind.
+              r.add('remove the root disk', () => this.opts.disks.delete(uuid));
               const disk = await this.phase(actionId, 'compute_prepare_root_disk', () =>
                 this.opts.disks.create(
                   uuid,
@@ -131,15 +149,17 @@ export class ComputeManager implements ComputeAgent {
                   inst.flavor.rootGb * GiB,
                 ),
               );
-              r.add('remove the root disk', () => this.opts.disks.delete(uuid));
+              await cancelIfDeleted(this.repos, uuid, this.deleteRequested);
               await this.repos.instances.update(uuid, { taskState: 'spawning' });
               const started = this.waitStarted(uuid);
               try {
+                // Before spawn: a spawn whose reply was lost (libvirtd restart) may have started it.
+                r.add('destroy the guest', () => this.driver.destroy(uuid));
                 await this.phase(actionId, 'compute_spawn', () =>
                   this.driver.spawn(this.specFor(inst, image, disk)),
                 );
-                r.add('destroy the guest', () => this.driver.destroy(uuid));
                 await this.phase(actionId, 'compute_wait_for_started_event', () => started.promise);
+                await cancelIfDeleted(this.repos, uuid, this.deleteRequested);
               } finally {
                 started.cancel();
               }
@@ -161,6 +181,12 @@ export class ComputeManager implements ComputeAgent {
         await this.repos.instances.finishAction(actionId, null);
         this.log.info({ instance: uuid }, 'instance built and running');
       } catch (e) {
+        if (e instanceof BuildCancelled) {
+          // The delete that asked for this finishes the instance (DELETED, allocations freed).
+          this.log.info({ instance: uuid }, 'build stopped: the instance is being deleted');
+          await this.repos.instances.finishAction(actionId, 'Error');
+          return;
+        }
         this.log.error({ instance: uuid, err: e }, 'build failed');
         await this.repos.instances.addFault(uuid, faultFrom(e, 'Build of instance failed'));
         await this.repos.instances.update(uuid, {
@@ -269,45 +295,23 @@ export class ComputeManager implements ComputeAgent {
     }
   }
 
-  /**
-   * Start-up reconciliation: builds and actions cut short by a restart end (a build in ERROR
-   * with a fault, a task cleared), and every instance's power state is read from the guest.
-   */
-  async reconcile(): Promise<void> {
-    const mine = await this.repos.instances.list({ host: this.host });
-    const unscheduled = (await this.repos.instances.list({ vmStates: ['building'] })).filter(
-      (i) => i.host === null,
-    );
-    for (const inst of [...mine, ...unscheduled]) {
-      if (inst.vmState === 'building') {
-        await this.repos.instances.addFault(inst.uuid, {
-          code: 500,
-          message: 'The build was interrupted by a restart of kestrel serve.',
-          details: 'The service stopped while this instance was being built. Fix: delete it and boot again.',
-        });
-        await this.repos.instances.update(inst.uuid, { vmState: 'error', taskState: null });
-        continue;
-      }
-      let power: number = PowerState.NOSTATE;
-      try {
-        power = (await this.driver.info(inst.uuid)).state;
-      } catch {
-        power = PowerState.NOSTATE;
-      }
-      const patch: { taskState: null; powerState: number; vmState?: string } = {
-        taskState: null,
-        powerState: power,
-      };
-      if (inst.vmState === 'active' && power !== PowerState.RUNNING) patch.vmState = 'stopped';
-      if (inst.taskState === 'deleting') {
-        this.log.warn({ instance: inst.uuid }, 'a delete was interrupted by a restart; delete it again');
-      }
-      await this.repos.instances.update(inst.uuid, patch);
-    }
+  /** Start-up reconciliation: src/compute/reconcile.ts (the policy is written there). */
+  reconcile(imageCache?: ReconcileImageCache): Promise<ReconcileReport> {
+    return reconcileAtStartup({
+      repos: this.repos,
+      driver: this.driver,
+      disks: this.opts.disks,
+      host: this.host,
+      instancesPath: this.opts.instancesPath,
+      imageCache,
+      logger: this.opts.logger,
+    });
   }
 
   delete(uuid: string, actionId: string): Promise<void> {
+    this.deleteRequested.add(uuid);
     return this.serialized(uuid, async () => {
+      this.deleteRequested.delete(uuid);
       const inst = await this.repos.instances.get(uuid);
       if (!inst) return;
       try {

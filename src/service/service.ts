@@ -90,7 +90,7 @@ export async function startService(o: ServeOptions): Promise<RunningService> {
     startedTimeoutMs: o.startedTimeoutMs,
     machineTypes: { ...c.libvirt.hw_machine_type },
   });
-  await core.manager.reconcile();
+  await core.manager.reconcile(cache);
 
   const cloudsFile = join(statePath, 'clouds.yaml');
   const passwordFile = join(statePath, 'admin-password');
