@@ -6,6 +6,7 @@ import type { FlavorService } from '../control/flavors.js';
 import type { ServerService } from '../control/servers.js';
 import type { ImageService } from '../control/images.js';
 import type { KeypairService } from '../control/keypairs.js';
+import type { ServerOperations } from '../control/server-ops.js';
 import type { Logger } from '../util/log.js';
 
 export interface ApiDeps {
@@ -13,6 +14,8 @@ export interface ApiDeps {
   identity: IdentityService;
   flavors: FlavorService;
   servers: ServerService;
+  /** rebuild, shelve, backup, lock, admin actions, soft delete (control/server-ops.ts). */
+  serverOps?: ServerOperations;
   images: ImageService;
   keypairs: KeypairService;
   agents: Map<string, ComputeAgent>;

@@ -14,6 +14,7 @@ import { silentLogger, type Logger } from '../util/log.js';
 import type { ComputeAgent, PowerAction } from './agent.js';
 import type { RootDisks } from './disks.js';
 import { describeError, faultFrom } from './faults.js';
+import type { ManagerSeams } from './actions-seams.js';
 import { PowerWatch } from './reconcile-power.js';
 import { BuildCancelled, cancelIfDeleted } from './recovery-cancel.js';
 import { reconcileAtStartup, type ReconcileImageCache, type ReconcileReport } from './reconcile.js';
@@ -105,6 +106,28 @@ export class ComputeManager implements ComputeAgent {
         } finally {
           this.busy.delete(uuid);
         }
+      }),
+    );
+  }
+
+  /**
+   * Runs an operation of src/compute/actions-*.ts (rebuild, shelve, backup, …) under this
+   * instance's lock with the manager's seams; those live in their own files to keep this small.
+   */
+  runOperation<T>(uuid: string, fn: (s: ManagerSeams) => Promise<T>): Promise<T> {
+    return this.serialized(uuid, () =>
+      fn({
+        repos: this.repos,
+        driver: this.driver,
+        disks: this.opts.disks,
+        imageStore: this.opts.imageStore,
+        host: this.host,
+        instancesPath: this.opts.instancesPath,
+        log: this.log,
+        shutdownTimeoutSeconds: this.opts.shutdownTimeoutSeconds ?? 60,
+        phase: (a, e, f) => this.phase(a, e, f),
+        waitStarted: (u) => this.waitStarted(u),
+        specFor: (i, img, d) => this.specFor(i, img, d),
       }),
     );
   }

@@ -14,6 +14,7 @@ import {
 } from 'kysely';
 import type { Database } from './schema.js';
 import { initial } from './migrations/0001-initial.js';
+import { instanceSystemMetadata } from './migrations/0003-instance-system-metadata.js';
 
 export type DatabaseKind = 'sqlite' | 'postgresql';
 
@@ -32,7 +33,10 @@ export class DatabaseConfigError extends Error {
   }
 }
 
-const migrations: Record<string, Migration> = { '0001-initial': initial };
+const migrations: Record<string, Migration> = {
+  '0001-initial': initial,
+  '0003-instance-system-metadata': instanceSystemMetadata,
+};
 
 class StaticProvider implements MigrationProvider {
   async getMigrations(): Promise<Record<string, Migration>> {

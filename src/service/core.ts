@@ -14,6 +14,8 @@ import { FlavorService } from '../control/flavors.js';
 import { ImageService } from '../control/images.js';
 import { KeypairService } from '../control/keypairs.js';
 import { ServerService } from '../control/servers.js';
+import { ServerOperations } from '../control/server-ops.js';
+import { LifecycleOperations } from '../compute/actions-lifecycle.js';
 import { createComputeApp } from '../api/compute/app.js';
 import { createImageApp } from '../api/image/app.js';
 import { createIdentityApp } from '../api/identity/app.js';
@@ -40,6 +42,9 @@ export interface CoreOptions {
   heartbeatSeconds?: number;
   /** [libvirt] hw_machine_type: SEV requests are checked against it at the API (control/sev.ts). */
   machineTypes?: Record<string, string>;
+  /** [DEFAULT] shelved_offload_time (default 0) and reclaim_instance_interval (default 0). */
+  shelvedOffloadTime?: number;
+  reclaimInstanceInterval?: number;
 }
 
 export interface Core {
@@ -48,6 +53,7 @@ export interface Core {
   agents: Map<string, ComputeAgent>;
   identity: IdentityService;
   servers: ServerService;
+  serverOps: ServerOperations;
   images: ImageService;
   apps: { identity: FastifyInstance; compute: FastifyInstance; image: FastifyInstance };
   /** Re-reads the host's status and republishes its inventories and traits. */
@@ -78,6 +84,12 @@ export async function createCore(o: CoreOptions): Promise<Core> {
     logger: log,
     sevDefaults: { machineTypes: o.machineTypes },
   });
+  const serverOps = new ServerOperations(repos, servers, images, [new LifecycleOperations(manager)], {
+    logger: log,
+    sev: { machineTypes: o.machineTypes },
+    shelvedOffloadTime: o.shelvedOffloadTime,
+    reclaimInstanceInterval: o.reclaimInstanceInterval,
+  });
 
   const refreshHost = async () => {
     const status = await o.driver.hostStatus();
@@ -98,12 +110,14 @@ export async function createCore(o: CoreOptions): Promise<Core> {
   );
   heartbeat.unref();
   manager.start();
+  await serverOps.start();
 
   const deps: ApiDeps = {
     repos,
     identity,
     flavors,
     servers,
+    serverOps,
     images,
     keypairs,
     agents,
@@ -124,6 +138,7 @@ export async function createCore(o: CoreOptions): Promise<Core> {
     agents,
     identity,
     servers,
+    serverOps,
     images,
     apps,
     refreshHost,
@@ -131,6 +146,7 @@ export async function createCore(o: CoreOptions): Promise<Core> {
       clearInterval(heartbeat);
       await Promise.all([apps.identity.close(), apps.compute.close(), apps.image.close()]);
       await servers.settle();
+      await serverOps.stop();
       await manager.stop();
     },
   };

@@ -87,6 +87,8 @@ export async function startService(o: ServeOptions): Promise<RunningService> {
     },
     logger: log,
     hostIp: c.DEFAULT.my_ip,
+    shelvedOffloadTime: c.DEFAULT.shelved_offload_time,
+    reclaimInstanceInterval: c.DEFAULT.reclaim_instance_interval,
     startedTimeoutMs: o.startedTimeoutMs,
     machineTypes: { ...c.libvirt.hw_machine_type },
   });

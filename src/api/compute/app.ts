@@ -7,6 +7,7 @@ import { installErrorHandling } from '../errors.js';
 import { isDiscovery, negotiate, registerVersionRoutes } from './versions.js';
 import { registerFlavorRoutes } from './flavors.js';
 import { registerServerRoutes } from './servers.js';
+import { registerServerActionRoutes } from './server-actions.js';
 import { registerMiscRoutes } from './misc.js';
 
 export function createComputeApp(d: ApiDeps): FastifyInstance {
@@ -36,6 +37,7 @@ export function createComputeApp(d: ApiDeps): FastifyInstance {
   registerVersionRoutes(app);
   registerFlavorRoutes(app, d.flavors);
   registerServerRoutes(app, d.servers, () => d.endpoints().image);
+  if (d.serverOps) registerServerActionRoutes(app, d.serverOps, () => d.endpoints().image);
   registerMiscRoutes(app, {
     repos: d.repos,
     agents: d.agents,

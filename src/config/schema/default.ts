@@ -71,6 +71,10 @@ export const defaultGroup = group(
       min: -1,
       help: 'Seconds before a shelved instance is offloaded from the host: 0 at once, -1 never.',
     }),
+    reclaim_instance_interval: int({
+      default: 0,
+      help: 'Seconds a deleted server is kept SOFT_DELETED (restorable, its guest powered off) before it is really deleted; 0 or less deletes at once.',
+    }),
     instance_name_template: str({
       default: 'instance-%08x',
       help: 'Template for libvirt domain names; %08x (or %d, %x) is replaced by the instance number.',

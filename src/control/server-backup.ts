@@ -1,0 +1,76 @@
+// POST /servers/{id}/action {"createBackup": {"name", "backup_type", "rotation", "metadata"?}}
+// (Nova at 2.1): a snapshot image with image_type=backup and backup_type, then this server's
+// older backups of the same type beyond `rotation` are deleted (0 keeps none). 202 with
+// Location naming the new image when rotation > 0, empty body (the id is in Location below 2.45).
+import type { Instance } from '../db/index.js';
+import type { RequestContext } from './context.js';
+import { badRequest } from './errors.js';
+import {
+  MAX_SERVER_META,
+  argObject,
+  checkLock,
+  checkMetadata,
+  computeOf,
+  recordAction,
+  startTask,
+  stateConflict,
+  type OpsEnv,
+} from './server-common.js';
+
+/** Nova: backup from ACTIVE, STOPPED, PAUSED, SUSPENDED. */
+export const BACKUP_FROM = ['active', 'stopped', 'paused', 'suspended'];
+
+export async function createBackup(
+  env: OpsEnv,
+  ctx: RequestContext,
+  inst: Instance,
+  arg: unknown,
+): Promise<{ imageId: string; rotation: number }> {
+  const a = argObject(
+    'createBackup',
+    arg,
+    ['name', 'backup_type', 'rotation', 'metadata'],
+    ['name', 'backup_type', 'rotation'],
+  );
+  if (typeof a.name !== 'string' || a.name.trim() === '' || a.name.length > 255)
+    throw badRequest('Invalid input for field/attribute name: 1 to 255 characters, not only spaces.');
+  if (typeof a.backup_type !== 'string')
+    throw badRequest('Invalid input for field/attribute backup_type: it must be a string (e.g. daily).');
+  const rot = typeof a.rotation === 'string' && /^\d+$/.test(a.rotation) ? Number(a.rotation) : a.rotation;
+  if (typeof rot !== 'number' || !Number.isInteger(rot) || rot < 0)
+    throw badRequest('Invalid input for field/attribute rotation: it must be a whole number ≥ 0.');
+  const extra = checkMetadata(a.metadata, MAX_SERVER_META);
+  checkLock(ctx, inst);
+  if (!BACKUP_FROM.includes(inst.vmState) || inst.taskState !== null)
+    throw stateConflict(inst, 'createBackup');
+  const compute = computeOf(env, inst, 'createBackup');
+  await startTask(env, inst, BACKUP_FROM, 'image_backup', 'createBackup');
+  let imageId: string;
+  try {
+    const source = await env.repos.images.get(inst.imageId);
+    const props: Record<string, unknown> = { ...(source?.properties ?? {}) };
+    for (const k of Object.keys(props)) if (k.startsWith('owner_specified.')) delete props[k];
+    const image = await env.images.create(ctx, {
+      name: a.name,
+      disk_format: 'qcow2',
+      container_format: 'bare',
+      visibility: 'private',
+      min_disk: source?.minDisk ?? 0,
+      min_ram: source?.minRam ?? 0,
+      ...props,
+      ...extra,
+      image_type: 'backup',
+      backup_type: a.backup_type,
+      instance_uuid: inst.uuid,
+      base_image_ref: inst.imageId,
+      user_id: ctx.userId,
+    });
+    imageId = image.id;
+  } catch (e) {
+    await env.repos.instances.update(inst.uuid, { taskState: null });
+    throw e;
+  }
+  const actionId = await recordAction(env, ctx, inst, 'createBackup');
+  env.background(compute.backup(inst.uuid, actionId, imageId, a.backup_type, rot));
+  return { imageId, rotation: rot };
+}

@@ -1,0 +1,150 @@
+// What the server-action modules (server-rebuild, server-shelve, server-backup, server-admin)
+// share: finding the instance, Nova's lock and state checks with their 409 texts, the
+// compare-and-set that starts a task, recording an instance action, and the per-host compute
+// operations (src/compute/actions-lifecycle.ts).
+import type { Instance, Repositories } from '../db/index.js';
+import type { LifecycleOperations } from '../compute/actions-lifecycle.js';
+import type { ImageService } from './images.js';
+import type { ServerService } from './servers.js';
+import type { RequestContext } from './context.js';
+import { ServiceError, badRequest, conflict } from './errors.js';
+import { SystemMetadata } from './server-sysmeta.js';
+import type { Logger } from '../util/log.js';
+
+export interface ServerOpsOptions {
+  /** [DEFAULT] shelved_offload_time: 0 offload at once, -1 never, N seconds later. */
+  shelvedOffloadTime: number;
+  /** [DEFAULT] reclaim_instance_interval: > 0 makes DELETE a soft delete reclaimed after N s. */
+  reclaimInstanceInterval: number;
+}
+
+export interface OpsEnv {
+  repos: Repositories;
+  servers: ServerService;
+  images: ImageService;
+  sysmeta: SystemMetadata;
+  /** Compute operations by host name. */
+  compute: Map<string, LifecycleOperations>;
+  options: ServerOpsOptions;
+  log: Logger;
+  /** Runs work after the reply (tracked, so tests and shutdown can wait for it). */
+  background(p: Promise<unknown>): void;
+  /** Schedules the offload of a shelved instance after shelved_offload_time seconds. */
+  scheduleOffload(uuid: string, delaySeconds: number): void;
+}
+
+/** 202 with an optional body and Location header. */
+export interface ActionReply {
+  status: number;
+  body?: unknown;
+  location?: string;
+}
+
+/** Nova's InstanceInvalidState text (the API maps it to 409). */
+export function stateConflict(inst: Instance, action: string): ServiceError {
+  return conflict(
+    inst.taskState
+      ? `Cannot '${action}' instance ${inst.uuid} while it is in task_state ${inst.taskState}`
+      : `Cannot '${action}' instance ${inst.uuid} while it is in vm_state ${inst.vmState}`,
+  );
+}
+
+/** Nova's check_instance_lock: a locked server refuses non-admins with 409. */
+export function checkLock(ctx: RequestContext, inst: Instance): void {
+  if (inst.locked && !ctx.isAdmin) {
+    throw conflict(
+      `Instance ${inst.uuid} is locked. Fix: unlock it first (openstack server unlock ${inst.uuid}), or ask an administrator.`,
+    );
+  }
+}
+
+/** Sets the task if vm_state is one of from and no task runs; else the Nova 409. */
+export async function startTask(
+  env: OpsEnv,
+  inst: Instance,
+  from: string[],
+  task: string,
+  action: string,
+): Promise<void> {
+  if (!from.includes(inst.vmState) || inst.taskState !== null) throw stateConflict(inst, action);
+  if (!(await env.repos.instances.startTask(inst.uuid, from, task))) {
+    throw stateConflict((await env.repos.instances.get(inst.uuid)) ?? inst, action);
+  }
+}
+
+export async function recordAction(
+  env: OpsEnv,
+  ctx: RequestContext,
+  inst: Instance,
+  action: string,
+): Promise<string> {
+  const a = await env.repos.instances.startAction({
+    instanceUuid: inst.uuid,
+    requestId: ctx.requestId,
+    action,
+    userId: ctx.userId,
+    projectId: ctx.projectId,
+  });
+  return a.id;
+}
+
+/** The compute operations of the instance's host, or the 409 for a server on no host. */
+export function computeOf(env: OpsEnv, inst: Instance, action: string): LifecycleOperations {
+  const ops = inst.host ? env.compute.get(inst.host) : undefined;
+  if (!ops) throw stateConflict(inst, action);
+  return ops;
+}
+
+/** An action that takes no argument: null, absent or {}. */
+export function noArgument(name: string, arg: unknown): void {
+  if (arg === null || arg === undefined) return;
+  if (typeof arg === 'object' && !Array.isArray(arg) && Object.keys(arg).length === 0) return;
+  throw badRequest(
+    `Invalid input for field/attribute ${name}: ${name} takes no arguments at microversion 2.1 ({"${name}": null}).`,
+  );
+}
+
+/** The argument object of an action, with only the allowed keys (Nova's additionalProperties false). */
+export function argObject(name: string, arg: unknown, allowed: string[], required: string[] = []) {
+  if (!arg || typeof arg !== 'object' || Array.isArray(arg)) {
+    throw badRequest(
+      `Invalid input for field/attribute ${name}: ${name} needs an object, e.g. {"${name}": {…}}.`,
+    );
+  }
+  const o = arg as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (!allowed.includes(k)) {
+      throw badRequest(
+        `Invalid input for field/attribute ${name}. Additional properties are not allowed ('${k}' was unexpected); allowed: ${allowed.join(', ')}.`,
+      );
+    }
+  }
+  for (const k of required) {
+    if (o[k] === undefined)
+      throw badRequest(`Invalid input for field/attribute ${name}: '${k}' is a required property.`);
+  }
+  return o;
+}
+
+/** Nova's metadata rules: keys 1–255, values strings ≤ 255, at most maxItems items. */
+export function checkMetadata(m: unknown, maxItems: number): Record<string, string> {
+  if (m === undefined || m === null) return {};
+  if (typeof m !== 'object' || Array.isArray(m)) throw badRequest('metadata must be an object of strings.');
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(m as Record<string, unknown>)) {
+    if (k.length === 0 || k.length > 255)
+      throw badRequest(`Metadata key "${k.slice(0, 40)}" must be 1 to 255 characters.`);
+    if (typeof v !== 'string' || v.length > 255)
+      throw badRequest(`Metadata value for ${k} must be a string of at most 255 characters.`);
+    out[k] = v;
+  }
+  if (Object.keys(out).length > maxItems) {
+    throw new ServiceError(
+      'over_quota',
+      `Quota exceeded for metadata_items: at most ${maxItems} metadata items per server (maxServerMeta in /limits), this request has ${Object.keys(out).length}.`,
+    );
+  }
+  return out;
+}
+
+export const MAX_SERVER_META = 128;

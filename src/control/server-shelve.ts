@@ -1,0 +1,183 @@
+// shelve, shelveOffload, unshelve (Nova at 2.1). Shelving snapshots the disk into an image
+// "<name>-shelved" and powers the guest off (SHELVED); offloading frees the host — guest
+// undefined, disk removed, allocations released, no host (SHELVED_OFFLOADED) — at once, after
+// [DEFAULT] shelved_offload_time seconds, or never (-1). Unshelving powers a SHELVED guest on,
+// or schedules an offloaded one again and boots it from the shelved image; the shelved image
+// is deleted once the server runs.
+import { randomUUID } from 'node:crypto';
+import type { Instance } from '../db/index.js';
+import type { RequestContext } from './context.js';
+import { ServiceError, badRequest } from './errors.js';
+import { requireAdmin } from './flavors.js';
+import { buildResourceRequest } from './scheduler/request.js';
+import { claimResources } from './scheduler/claim.js';
+import { SysMetaKey } from './server-sysmeta.js';
+import {
+  checkLock,
+  computeOf,
+  noArgument,
+  recordAction,
+  startTask,
+  stateConflict,
+  type OpsEnv,
+} from './server-common.js';
+
+const GiB = 1024 ** 3;
+/** Nova: shelve from ACTIVE, STOPPED, PAUSED, SUSPENDED. */
+export const SHELVE_FROM = ['active', 'stopped', 'paused', 'suspended'];
+export const UNSHELVE_FROM = ['shelved', 'shelved_offloaded'];
+
+export async function shelve(env: OpsEnv, ctx: RequestContext, inst: Instance, arg: unknown): Promise<void> {
+  noArgument('shelve', arg);
+  checkLock(ctx, inst);
+  const compute = computeOf(env, inst, 'shelve');
+  const previous = inst.vmState;
+  await startTask(env, inst, SHELVE_FROM, 'shelving', 'shelve');
+  let imageId: string;
+  try {
+    const source = await env.repos.images.get(inst.imageId);
+    const props: Record<string, unknown> = { ...(source?.properties ?? {}) };
+    for (const k of Object.keys(props)) if (k.startsWith('owner_specified.')) delete props[k];
+    const image = await env.images.create(ctx, {
+      name: `${inst.displayName}-shelved`,
+      disk_format: 'qcow2',
+      container_format: 'bare',
+      visibility: 'private',
+      min_disk: source?.minDisk ?? 0,
+      min_ram: source?.minRam ?? 0,
+      ...props,
+      image_type: 'snapshot',
+      instance_uuid: inst.uuid,
+      base_image_ref: inst.imageId,
+      user_id: ctx.userId,
+    });
+    imageId = image.id;
+    await env.sysmeta.set(inst.uuid, {
+      [SysMetaKey.shelvedImageId]: image.id,
+      [SysMetaKey.shelvedAt]: new Date().toISOString(),
+      [SysMetaKey.shelvedHost]: inst.host ?? '',
+    });
+  } catch (e) {
+    await env.repos.instances.update(inst.uuid, { taskState: null });
+    throw e;
+  }
+  const actionId = await recordAction(env, ctx, inst, 'shelve');
+  const offloadTime = env.options.shelvedOffloadTime;
+  env.background(
+    compute.shelve(inst.uuid, actionId, imageId, previous, offloadTime === 0).then((shelved) => {
+      if (shelved && offloadTime > 0) env.scheduleOffload(inst.uuid, offloadTime);
+    }),
+  );
+}
+
+export async function shelveOffload(
+  env: OpsEnv,
+  ctx: RequestContext,
+  inst: Instance,
+  arg: unknown,
+): Promise<void> {
+  noArgument('shelveOffload', arg);
+  requireAdmin(ctx, 'os_compute_api:os-shelve:shelve_offload');
+  checkLock(ctx, inst);
+  const compute = computeOf(env, inst, 'shelveOffload');
+  await startTask(env, inst, ['shelved'], 'shelving_offloading', 'shelveOffload');
+  const actionId = await recordAction(env, ctx, inst, 'shelveOffload');
+  env.background(compute.offload(inst.uuid, actionId));
+}
+
+/** The timer's offload (shelved_offload_time > 0): records its own action as the system. */
+export async function offloadLater(env: OpsEnv, uuid: string): Promise<void> {
+  const inst = await env.repos.instances.get(uuid);
+  if (!inst || inst.vmState !== 'shelved' || inst.taskState !== null || !inst.host) return;
+  const compute = env.compute.get(inst.host);
+  if (!compute) return;
+  if (!(await env.repos.instances.startTask(uuid, ['shelved'], 'shelving_offloading'))) return;
+  const a = await env.repos.instances.startAction({
+    instanceUuid: uuid,
+    requestId: `req-${randomUUID()}`,
+    action: 'shelveOffload',
+    userId: inst.userId,
+    projectId: inst.projectId,
+  });
+  await compute.offload(uuid, a.id);
+}
+
+export async function unshelve(
+  env: OpsEnv,
+  ctx: RequestContext,
+  inst: Instance,
+  arg: unknown,
+): Promise<void> {
+  if (arg !== null && arg !== undefined && !(typeof arg === 'object' && Object.keys(arg).length === 0)) {
+    throw badRequest(
+      'Invalid input for field/attribute unshelve: at microversion 2.1 unshelve takes no arguments ({"unshelve": null}); availability_zone needs 2.77.',
+    );
+  }
+  checkLock(ctx, inst);
+  if (!UNSHELVE_FROM.includes(inst.vmState) || inst.taskState !== null) throw stateConflict(inst, 'unshelve');
+  const shelvedImageId = (await env.sysmeta.get(inst.uuid))[SysMetaKey.shelvedImageId];
+  const compute = inst.vmState === 'shelved' ? computeOf(env, inst, 'unshelve') : undefined;
+  await startTask(env, inst, UNSHELVE_FROM, 'unshelving', 'unshelve');
+  const actionId = await recordAction(env, ctx, inst, 'unshelve');
+  const done = (ok: boolean) =>
+    ok
+      ? env.sysmeta.remove(
+          inst.uuid,
+          Object.values(SysMetaKey).filter((k) => k.startsWith('shelved')),
+        )
+      : undefined;
+  if (compute) {
+    env.background(compute.unshelve(inst.uuid, actionId, shelvedImageId).then(done));
+    return;
+  }
+  env.background(scheduleAndUnshelve(env, inst, actionId, shelvedImageId).then(done));
+}
+
+/** Offloaded: claim a host as a boot would (conductor's schedule_and_build), then boot there. */
+async function scheduleAndUnshelve(
+  env: OpsEnv,
+  inst: Instance,
+  actionId: string,
+  shelvedImageId: string | undefined,
+): Promise<boolean> {
+  const ev = await env.repos.instances.startEvent(actionId, 'schedule_instances');
+  let host: string;
+  try {
+    const image = shelvedImageId ? await env.repos.images.get(shelvedImageId) : undefined;
+    if (!image) {
+      throw new ServiceError(
+        'conflict',
+        `the shelved image ${shelvedImageId ?? '(none recorded)'} of instance ${inst.uuid} is gone. Fix: rebuild the server from an image, or delete it.`,
+      );
+    }
+    const req = buildResourceRequest(
+      inst.flavor,
+      image.properties,
+      Math.ceil((image.virtualSize ?? 0) / GiB),
+    );
+    const disabled = new Set(
+      (await env.repos.services.list())
+        .filter((s) => s.binary === 'nova-compute' && s.disabled)
+        .map((s) => s.host),
+    );
+    host = (await claimResources(env.repos, inst.uuid, req, { disabledHosts: disabled })).host;
+    if (!env.compute.get(host)) {
+      await env.repos.placement.deleteAllocations(inst.uuid);
+      throw new Error(`no compute agent for host ${host} in this process`);
+    }
+    await env.repos.instances.finishEvent(ev, 'Success');
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    await env.repos.instances.finishEvent(ev, 'Error', message);
+    await env.repos.instances.addFault(inst.uuid, {
+      code: 500,
+      message: `Unshelve failed: ${message}`,
+      details: message,
+    });
+    await env.repos.instances.update(inst.uuid, { taskState: null });
+    await env.repos.instances.finishAction(actionId, 'Error');
+    return false;
+  }
+  await env.repos.instances.update(inst.uuid, { host, node: host });
+  return env.compute.get(host)!.unshelve(inst.uuid, actionId, shelvedImageId);
+}
