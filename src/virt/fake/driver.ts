@@ -18,6 +18,7 @@ import { buildDomain, type GuestPolicy, type HostFacts } from '../libvirt/config
 import { AGENT_CHANNEL } from '../libvirt/configure/agent.js';
 import { domainNameFor } from '../naming.js';
 import { nestedConflict } from '../nested.js';
+import { sevOperationConflict, specWantsMemEncryption } from '../libvirt/configure/sev.js';
 import { fakeHostFacts } from './host.js';
 
 export interface FakeDriverOptions {
@@ -245,6 +246,7 @@ export class FakeDriver implements HypervisorDriver {
 
   async suspend(uuid: string): Promise<void> {
     const g = this.get(uuid);
+    if (specWantsMemEncryption(g.spec)) throw sevOperationConflict(uuid, 'suspend');
     if (g.nestedVirt && !this.opts.allowNestedSuspend) throw nestedConflict(uuid, 'suspend');
     this.requireState(g, [PowerState.RUNNING, PowerState.PAUSED], 'suspend');
     g.managedSave = true;
@@ -260,6 +262,7 @@ export class FakeDriver implements HypervisorDriver {
 
   async checkCanLiveMigrate(uuid: string): Promise<void> {
     const g = this.get(uuid);
+    if (specWantsMemEncryption(g.spec)) throw sevOperationConflict(uuid, 'live migration');
     if (g.nestedVirt && !this.opts.allowNestedSuspend) throw nestedConflict(uuid, 'live migration');
     return;
   }

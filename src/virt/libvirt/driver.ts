@@ -51,6 +51,7 @@ import { cpuFeatureNames, parseCapabilities, type HostCapabilities } from './hos
 import { DEFAULTS, type LibvirtDriverOptions } from './options.js';
 import { snapshotDisk } from './snapshot.js';
 import { SevHostCapabilities } from '../../host/sev.js';
+import { sevOperationConflict } from './configure/sev.js';
 import { checkCpuConfig, checkKvmUsable, checkVersions } from './startup.js';
 import { cpuTraits } from './traits.js';
 
@@ -508,8 +509,9 @@ export class LibvirtDriver implements HypervisorDriver {
   }
 
   private async refuseNested(uuid: string, dom: DomainRef, op: 'suspend' | 'live migration'): Promise<void> {
-    if (this.opts.allowNestedSuspend) return;
     const def = await this.definition(dom);
+    if (def.launchSecurity) throw sevOperationConflict(uuid, op);
+    if (this.opts.allowNestedSuspend) return;
     if (def.metadata?.nestedVirt) throw nestedConflict(uuid, op);
   }
 

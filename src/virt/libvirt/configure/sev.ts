@@ -4,6 +4,7 @@
 // virtio device (virtio 1.0 devices must use the platform IOMMU to reach encrypted memory).
 // It runs last: it checks what machine, firmware, disks, agent and nic chose, and refuses
 // (never silently drops encryption) when the host or the request cannot give an SEV guest.
+import type { InstanceSpec } from '../../driver.js';
 import { VirtError } from '../../errors.js';
 import type { Domain } from '../domain/types.js';
 import type { FirmwareDescriptor } from '../firmware-descriptors.js';
@@ -154,3 +155,25 @@ export const sevConfigurator: Configurator = {
     setVirtioIommu(dom);
   },
 };
+
+/** Whether an instance request runs with encrypted memory (flavor or image; no errors here). */
+export function specWantsMemEncryption(spec: InstanceSpec): boolean {
+  const on = (v: string | undefined) =>
+    v !== undefined && ['1', 't', 'true', 'on', 'y', 'yes'].includes(v.trim().toLowerCase());
+  return on(spec.flavor.extraSpecs['hw:mem_encryption']) || on(spec.image.properties['hw_mem_encryption']);
+}
+
+/** The drivers' refusal (the API refuses first, with a 409): Nova's OperationNotSupportedForSEV. */
+export function sevOperationConflict(uuid: string, operation: 'suspend' | 'live migration'): VirtError {
+  return new VirtError(
+    'invalid-state',
+    `Operation '${operation === 'suspend' ? 'suspend' : 'live-migration'}' is not supported for an SEV-enabled instance (${uuid}): ` +
+      "its memory is encrypted with a key held by this host's AMD secure processor",
+    {
+      fix:
+        operation === 'suspend'
+          ? 'stop the instance instead'
+          : 'stop the instance and cold-migrate it instead',
+    },
+  );
+}
