@@ -9,7 +9,15 @@ import { existsSync } from 'node:fs';
 import { silentLogger, type Logger } from '../util/log.js';
 import { RpcConnection, type CallOptions, type ConnectionOptions } from './connection.js';
 import { LibvirtConnectionError } from './errors.js';
-import { DomainEvents, EVENT_KINDS, agentLifecycleEvent, lifecycleEvent, type EventKind } from './events.js';
+import {
+  DomainEvents,
+  EVENT_KINDS,
+  agentLifecycleEvent,
+  blockJobEvent,
+  jobCompletedEvent,
+  lifecycleEvent,
+  type EventKind,
+} from './events.js';
 import type { DomainRef } from './handles.js';
 import { Program, type Header } from './packet.js';
 import { AuthType, FEATURE_PROGRAM_KEEPALIVE, messages, procedures, type ProcDef } from './procedures.js';
@@ -414,6 +422,13 @@ export class LibvirtClient extends EventEmitter {
         const m = decode(messages.domainEventCallbackAgentLifecycle.msg, payload);
         if (this.byRemoteId.has(m.callbackID))
           this.events.deliver(agentLifecycleEvent(m.dom, m.state, m.reason));
+      } else if (h.proc === messages.domainEventBlockJob2.proc) {
+        const m = decode(messages.domainEventBlockJob2.msg, payload);
+        if (this.byRemoteId.has(m.callbackID))
+          this.events.deliver(blockJobEvent(m.dom, m.dst, m.type, m.status));
+      } else if (h.proc === messages.domainEventCallbackJobCompleted.proc) {
+        const m = decode(messages.domainEventCallbackJobCompleted.msg, payload);
+        if (this.byRemoteId.has(m.callbackID)) this.events.deliver(jobCompletedEvent(m.dom, m.params));
       } else {
         this.log.debug({ proc: h.proc }, 'libvirt client: event message without a decoder ignored');
       }

@@ -3,6 +3,7 @@
 // numbers (libvirt-api.xml) and turns packets into LifecycleEvent / AgentLifecycleEvent objects.
 import { EventEmitter, on } from 'node:events';
 import type { DomainRef } from './handles.js';
+import { typedParamsToRecord, type TypedParam } from './typed-params.js';
 
 /** virDomainEventID */
 export const DomainEventId = {
@@ -95,7 +96,50 @@ export interface AgentLifecycleEvent {
   reasonCode: number;
 }
 
-export type DomainEvent = LifecycleEvent | AgentLifecycleEvent;
+export const BLOCK_JOB_TYPES = ['unknown', 'pull', 'copy', 'commit', 'active-commit', 'backup'] as const;
+export const BLOCK_JOB_STATUSES = ['completed', 'failed', 'canceled', 'ready'] as const;
+
+/** BLOCK_JOB_2: a block job (copy, pull, commit) on disk `disk` (its target dev, e.g. "vda") changed. */
+export interface BlockJobEvent {
+  kind: 'block-job';
+  domain: DomainRef;
+  disk: string;
+  type: (typeof BLOCK_JOB_TYPES)[number];
+  typeCode: number;
+  /** 'ready' = a copy mirrors its source and can be pivoted or aborted. */
+  status: (typeof BLOCK_JOB_STATUSES)[number] | `unknown-${number}`;
+  statusCode: number;
+}
+
+/** JOB_COMPLETED: a domain job (migration, save, dump) finished; stats as in DOMAIN_GET_JOB_STATS. */
+export interface JobCompletedEvent {
+  kind: 'job-completed';
+  domain: DomainRef;
+  stats: ReturnType<typeof typedParamsToRecord>;
+}
+
+export type DomainEvent = LifecycleEvent | AgentLifecycleEvent | BlockJobEvent | JobCompletedEvent;
+
+export function blockJobEvent(
+  domain: DomainRef,
+  disk: string,
+  typeCode: number,
+  statusCode: number,
+): BlockJobEvent {
+  return {
+    kind: 'block-job',
+    domain,
+    disk,
+    type: BLOCK_JOB_TYPES[typeCode] ?? 'unknown',
+    typeCode,
+    status: BLOCK_JOB_STATUSES[statusCode] ?? `unknown-${statusCode}`,
+    statusCode,
+  };
+}
+
+export function jobCompletedEvent(domain: DomainRef, params: TypedParam[]): JobCompletedEvent {
+  return { kind: 'job-completed', domain, stats: typedParamsToRecord(params) };
+}
 
 export function lifecycleEvent(domain: DomainRef, eventCode: number, detailCode: number): LifecycleEvent {
   const event = LIFECYCLE_EVENTS[eventCode] as LifecycleEventName | undefined;
@@ -129,25 +173,41 @@ export function agentLifecycleEvent(
 export const EVENT_KINDS = {
   lifecycle: DomainEventId.LIFECYCLE,
   'agent-lifecycle': DomainEventId.AGENT_LIFECYCLE,
+  'block-job': DomainEventId.BLOCK_JOB_2,
+  'job-completed': DomainEventId.JOB_COMPLETED,
 } as const;
 export type EventKind = keyof typeof EVENT_KINDS;
 
 interface DomainEventMap {
   lifecycle: [LifecycleEvent];
   'agent-lifecycle': [AgentLifecycleEvent];
+  'block-job': [BlockJobEvent];
+  'job-completed': [JobCompletedEvent];
   event: [DomainEvent];
 }
 
 /**
- * The client's event stream. Listen with `on('lifecycle', …)`, `on('agent-lifecycle', …)` or
- * `on('event', …)` (all kinds), or iterate: `for await (const ev of events.stream(signal))`.
+ * The client's event stream. Listen with `on('lifecycle', …)`, `on('agent-lifecycle', …)`,
+ * `on('block-job', …)`, `on('job-completed', …)` or `on('event', …)` (all kinds), or iterate: `for await (const ev of events.stream(signal))`.
  * Events are delivered in the order libvirtd sent them.
  */
 export class DomainEvents extends EventEmitter<DomainEventMap> {
   /** @internal called by the client for each decoded event. */
   deliver(ev: DomainEvent): void {
-    if (ev.kind === 'lifecycle') this.emit('lifecycle', ev);
-    else this.emit('agent-lifecycle', ev);
+    switch (ev.kind) {
+      case 'lifecycle':
+        this.emit('lifecycle', ev);
+        break;
+      case 'agent-lifecycle':
+        this.emit('agent-lifecycle', ev);
+        break;
+      case 'block-job':
+        this.emit('block-job', ev);
+        break;
+      case 'job-completed':
+        this.emit('job-completed', ev);
+        break;
+    }
     this.emit('event', ev);
   }
 

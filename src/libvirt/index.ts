@@ -51,7 +51,11 @@ export {
   type LifecycleEvent,
   type LifecycleEventName,
   type AgentLifecycleEvent,
+  type BlockJobEvent,
+  type JobCompletedEvent,
   type EventKind,
+  BLOCK_JOB_TYPES,
+  BLOCK_JOB_STATUSES,
 } from './events.js';
 export {
   LibvirtError,

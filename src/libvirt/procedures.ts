@@ -431,6 +431,19 @@ export const messages = {
     proc: 348,
     msg: xstruct({ callbackID: xint, dom: xdomain, state: xint, reason: xint }),
   },
+  // Registered as BLOCK_JOB_2 (16) through the callback API; libvirt named the message without "CALLBACK".
+  domainEventBlockJob2: {
+    name: 'DOMAIN_EVENT_BLOCK_JOB_2',
+    prog: Program.REMOTE,
+    proc: 339,
+    msg: xstruct({ callbackID: xint, dom: xdomain, dst: xstr, type: xint, status: xint }),
+  },
+  domainEventCallbackJobCompleted: {
+    name: 'DOMAIN_EVENT_CALLBACK_JOB_COMPLETED',
+    prog: Program.REMOTE,
+    proc: 363,
+    msg: xstruct({ callbackID: xint, dom: xdomain, params: xtypedParams(Limits.JOB_STATS_MAX) }),
+  },
 } as const;
 
 /** VIR_DRV_FEATURE_PROGRAM_KEEPALIVE: asking it (before CONNECT_OPEN) makes the daemon ping us. */

@@ -28,6 +28,8 @@ import {
   TypedParamType,
   ModificationImpact,
   CpuCompareResult,
+  BLOCK_JOB_TYPES,
+  BLOCK_JOB_STATUSES,
   procedures,
 } from '../../src/libvirt/index.js';
 import { AGENT_STATES, AGENT_REASONS } from '../../src/libvirt/events.js';
@@ -106,6 +108,12 @@ describe('constants match libvirt-api.xml', { skip }, () => {
         `${ev}: detail table complete`,
       );
     }
+    BLOCK_JOB_TYPES.forEach((t, i) =>
+      assert.equal(enums.get(`VIR_DOMAIN_BLOCK_JOB_TYPE_${t.toUpperCase().replace('-', '_')}`), i, t),
+    );
+    BLOCK_JOB_STATUSES.forEach((t, i) =>
+      assert.equal(enums.get(`VIR_DOMAIN_BLOCK_JOB_${t.toUpperCase()}`), i, t),
+    );
     AGENT_STATES.slice(1).forEach((s, i) =>
       assert.equal(enums.get(`VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_${s.toUpperCase()}`), i + 1, s),
     );

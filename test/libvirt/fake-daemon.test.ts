@@ -14,6 +14,7 @@ import {
   isRetryable,
   procedures,
   DomainRef,
+  tp,
   type DomainEvent,
 } from '../../src/libvirt/index.js';
 import { messages } from '../../src/libvirt/procedures.js';
@@ -347,10 +348,65 @@ describe('libvirt client against a fake daemon', () => {
       );
       await consumer;
       assert.deepEqual(
-        got.map((e) => (e.kind === 'lifecycle' ? `${e.event}/${e.detail}` : `agent ${e.state}/${e.reason}`)),
+        got.map((e) =>
+          e.kind === 'lifecycle'
+            ? `${e.event}/${e.detail}`
+            : e.kind === 'agent-lifecycle'
+              ? `agent ${e.state}/${e.reason}`
+              : e.kind,
+        ),
         ['resumed/unpaused', 'started/booted', 'agent connected/channel'],
       );
       assert.equal(got[0].domain.uuidString, '11111111-2222-3333-4444-555555555555');
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('events: block-job and job-completed messages decode, typed params included', async () => {
+    fake.handler = (c) => {
+      if (c.header.proc === procedures.connectDomainEventCallbackRegisterAny.proc) {
+        const { eventID } = decode(procedures.connectDomainEventCallbackRegisterAny.args, c.payload);
+        c.reply(encode(xint, 100 + eventID));
+      } else c.reply();
+    };
+    const client = await LibvirtClient.connect({
+      uri: 'test:///default',
+      socketPath: fake.path,
+      reconnect: false,
+    });
+    try {
+      await client.subscribe('block-job');
+      await client.subscribe('job-completed');
+      const dom = new DomainRef('kt-rpc-fake', '11111111-2222-3333-4444-555555555555', 3);
+      const blockJob = messages.domainEventBlockJob2;
+      const jobDone = messages.domainEventCallbackJobCompleted;
+      const got: DomainEvent[] = [];
+      client.events.on('event', (e) => got.push(e));
+      fake.broadcast(
+        Program.REMOTE,
+        blockJob.proc,
+        encode(blockJob.msg, { callbackID: 116, dom, dst: 'vda', type: 2, status: 3 }),
+      );
+      fake.broadcast(
+        Program.REMOTE,
+        jobDone.proc,
+        encode(jobDone.msg, {
+          callbackID: 121,
+          dom,
+          params: [tp.ullong('memory_total', 2n ** 60n), tp.int('operation', 3)],
+        }),
+      );
+      for (let i = 0; i < 100 && got.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(got.length, 2);
+      const [bj, jc] = got;
+      assert.ok(
+        bj.kind === 'block-job' && bj.disk === 'vda' && bj.type === 'copy' && bj.status === 'ready',
+        JSON.stringify(bj),
+      );
+      assert.ok(jc.kind === 'job-completed');
+      assert.equal(jc.stats.memory_total, 2n ** 60n);
+      assert.equal(jc.stats.operation, 3);
     } finally {
       await client.close();
     }

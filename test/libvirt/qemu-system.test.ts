@@ -17,6 +17,8 @@ import {
   isAgentUnresponsive,
   isNoDomain,
   isNoSecret,
+  tp,
+  type BlockJobEvent,
   type LifecycleEvent,
   type StoragePoolRef,
 } from '../../src/libvirt/index.js';
@@ -134,6 +136,58 @@ describe('libvirt client on qemu:///system', { skip: skip ?? false }, () => {
       ]);
     } finally {
       client.events.off('lifecycle', onEvent);
+    }
+  });
+
+  test('block copy with typed params: job info, BLOCK_JOB_2 events, abort', async () => {
+    await client.subscribe('block-job');
+    const name = ktName('copy');
+    const jobs: BlockJobEvent[] = [];
+    const onJob = (e: BlockJobEvent) => {
+      if (e.domain.name === name) jobs.push(e);
+    };
+    client.events.on('block-job', onJob);
+    try {
+      // Transient: a block copy of a persistent domain needs the TRANSIENT_JOB flag.
+      const dom = await client.domains.createXml(
+        bootSectorDomainXml(name, writeDisk(dir, name), join(dir, `${name}.log`)),
+      );
+      domains.push(dom);
+      const dest = join(dir, `${name}-copy.img`);
+      await client.domains.blockCopy(
+        dom,
+        'hda',
+        `<disk type='file'><driver type='raw'/><source file='${dest}'/></disk>`,
+        [tp.ullong('bandwidth', 64n * 1024n * 1024n), tp.uint('granularity', 65536)],
+      );
+      await waitForEvents(
+        jobs,
+        (evs) => evs.some((e) => e.status === 'ready'),
+        30_000,
+        (e) => `${e.type}/${e.status}`,
+      );
+      const ready = jobs.find((e) => e.status === 'ready')!;
+      assert.equal(ready.disk, 'hda');
+      assert.equal(ready.type, 'copy');
+      const info = await client.domains.getBlockJobInfo(dom, 'hda');
+      assert.ok(info, 'a block job is running');
+      assert.equal(info.type, 2); // VIR_DOMAIN_BLOCK_JOB_TYPE_COPY
+      assert.equal(info.cur, info.end);
+      await client.domains.blockJobAbort(dom, 'hda');
+      await waitForEvents(
+        jobs,
+        (evs) => evs.length >= 2,
+        30_000,
+        (e) => `${e.type}/${e.status}`,
+      );
+      assert.equal(await client.domains.getBlockJobInfo(dom, 'hda'), null);
+      assert.ok(
+        readFileSync(dest).equals(readFileSync(join(dir, `disk-${name}.img`))),
+        'the copy holds the boot sector',
+      );
+      await client.domains.destroy(dom);
+    } finally {
+      client.events.off('block-job', onJob);
     }
   });
 
