@@ -36,6 +36,8 @@ export async function ensureCeph(): Promise<CephEnv | { skip: string }> {
   const before = wasRunning();
   const r = await run([join(repo, 'scripts/ceph-up')], { timeoutMs: 8 * 60_000 });
   if (r.code !== 0) {
+    // Leave no half-made cluster behind (a mon that started before the OSD failed, say).
+    if (!before) await run([join(repo, 'scripts/ceph-down')], { timeoutMs: 120_000 });
     return {
       skip: `scripts/ceph-up could not bring Ceph up (exit ${r.code}${r.timedOut ? ', timed out' : ''}): ${r.stderr.trim().split('\n').slice(-3).join(' ')}`,
     };
