@@ -25,6 +25,8 @@ export interface RbdDownloadOptions {
   /** `[glance] rbd_connect_timeout`, else `[libvirt] rbd_connect_timeout` (seconds, default 5). */
   connectTimeoutSec?: number;
   keyring?: string;
+  /** Objects read in parallel by one export (librbd's rbd_concurrent_management_ops; default 32, librbd's own is 10). */
+  concurrentOps?: number;
   /** Bound on one whole export (default 30 min: images can be large). */
   exportTimeoutMs?: number;
   logger?: Logger;
