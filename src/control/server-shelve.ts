@@ -26,6 +26,7 @@ const GiB = 1024 ** 3;
 /** Nova: shelve from ACTIVE, STOPPED, PAUSED, SUSPENDED. */
 export const SHELVE_FROM = ['active', 'stopped', 'paused', 'suspended'];
 export const UNSHELVE_FROM = ['shelved', 'shelved_offloaded'];
+const SHELVE_KEYS = [SysMetaKey.shelvedImageId, SysMetaKey.shelvedAt, SysMetaKey.shelvedHost];
 
 export async function shelve(env: OpsEnv, ctx: RequestContext, inst: Instance, arg: unknown): Promise<void> {
   noArgument('shelve', arg);
@@ -64,8 +65,14 @@ export async function shelve(env: OpsEnv, ctx: RequestContext, inst: Instance, a
   const actionId = await recordAction(env, ctx, inst, 'shelve');
   const offloadTime = env.options.shelvedOffloadTime;
   env.background(
-    compute.shelve(inst.uuid, actionId, imageId, previous, offloadTime === 0).then((shelved) => {
-      if (shelved && offloadTime > 0) env.scheduleOffload(inst.uuid, offloadTime);
+    compute.shelve(inst.uuid, actionId, imageId, previous, offloadTime === 0).then(async (shelved) => {
+      if (shelved) {
+        if (offloadTime > 0) env.scheduleOffload(inst.uuid, offloadTime);
+        return;
+      }
+      // Failed (the server is back as it was): the half-made shelved image goes too.
+      await env.sysmeta.remove(inst.uuid, SHELVE_KEYS);
+      await env.images.delete({ ...ctx, isAdmin: true }, imageId).catch(() => undefined);
     }),
   );
 }
@@ -119,13 +126,7 @@ export async function unshelve(
   const compute = inst.vmState === 'shelved' ? computeOf(env, inst, 'unshelve') : undefined;
   await startTask(env, inst, UNSHELVE_FROM, 'unshelving', 'unshelve');
   const actionId = await recordAction(env, ctx, inst, 'unshelve');
-  const done = (ok: boolean) =>
-    ok
-      ? env.sysmeta.remove(
-          inst.uuid,
-          Object.values(SysMetaKey).filter((k) => k.startsWith('shelved')),
-        )
-      : undefined;
+  const done = (ok: boolean) => (ok ? env.sysmeta.remove(inst.uuid, SHELVE_KEYS) : undefined);
   if (compute) {
     env.background(compute.unshelve(inst.uuid, actionId, shelvedImageId).then(done));
     return;
