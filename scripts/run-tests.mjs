@@ -4,7 +4,7 @@
 //   node scripts/run-tests.mjs [substring ...]   only the files whose path contains a substring
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 
 function walk(dir, out) {
   for (const name of readdirSync(dir)) {
@@ -22,9 +22,43 @@ if (files.length === 0) {
   console.error('run-tests: no test files matched');
   process.exit(1);
 }
-const args = ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files];
-const r = spawnSync(process.execPath, args, {
-  stdio: 'inherit',
-  env: { ...process.env, KESTREL_LOG_LEVEL: process.env.KESTREL_LOG_LEVEL ?? 'silent' },
-});
-process.exit(r.status ?? 1);
+// Files named *.serial.test.ts disturb shared daemons (they restart libvirtd, say): they run
+// after the others, one at a time. Each phase's summary is added up into one closing line.
+const env = { ...process.env, KESTREL_LOG_LEVEL: process.env.KESTREL_LOG_LEVEL ?? 'silent' };
+const phases = [
+  { files: files.filter((f) => !f.endsWith('.serial.test.ts')), concurrency: 2 },
+  { files: files.filter((f) => f.endsWith('.serial.test.ts')), concurrency: 1 },
+];
+const totals = { pass: 0, fail: 0, skipped: 0 };
+let status = 0;
+for (const phase of phases) {
+  if (phase.files.length === 0) continue;
+  const args = [
+    '--import',
+    'tsx',
+    '--test',
+    `--test-concurrency=${phase.concurrency}`,
+    '--test-reporter=spec',
+  ];
+  const code = await new Promise((resolve) => {
+    const child = spawn(process.execPath, [...args, ...phase.files], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env,
+    });
+    let tail = '';
+    child.stdout.on('data', (chunk) => {
+      process.stdout.write(chunk);
+      tail = (tail + chunk.toString()).slice(-4096);
+    });
+    child.on('close', (c) => {
+      for (const key of Object.keys(totals)) {
+        const m = tail.match(new RegExp(`ℹ ${key} (\\d+)`));
+        if (m) totals[key] += Number(m[1]);
+      }
+      resolve(c ?? 1);
+    });
+  });
+  if (code !== 0) status = code;
+}
+console.log(`\nkestrel: ${totals.pass} passed, ${totals.fail} failed, ${totals.skipped} skipped`);
+process.exit(status);
