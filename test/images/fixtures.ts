@@ -1,7 +1,7 @@
-// Test images made at test time: benign ones of every format (built with qemu-img, sgdisk, or
+// Test images made at test time: benign ones of every format (built with qemu-img or
 // by hand), and hostile ones that each must be refused for a named reason. Hostile images
 // point at a "secret" host file whose content must never show up anywhere.
-import { mkdtemp, open, readFile, rm, writeFile, truncate } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -99,6 +99,44 @@ export function buildMbrDisk(size = 4 * MiB): Buffer {
   return buf;
 }
 
+/**
+ * A raw disk with a GPT: a protective MBR (one 0xEE partition from LBA 1, CHS 0/2/0) and a
+ * GPT header at LBA 1 with one Linux partition entry. (CRCs are left zero: only the layout
+ * matters to the inspector, and QEMU reads the file as raw.)
+ */
+export function buildGptDisk(size = 8 * MiB): Buffer {
+  const sectors = size / 512;
+  const buf = Buffer.alloc(size);
+  const e = buf.subarray(446, 462);
+  e[2] = 0x02; // CHS 0/2/0
+  e[4] = 0xee;
+  e[5] = 0xff;
+  e[6] = 0xff;
+  e[7] = 0xff;
+  e.writeUInt32LE(1, 8);
+  e.writeUInt32LE(Math.min(sectors - 1, 0xffffffff), 12);
+  buf[510] = 0x55;
+  buf[511] = 0xaa;
+  const h = buf.subarray(512, 1024);
+  h.write('EFI PART', 0, 'latin1');
+  h.writeUInt32LE(0x00010000, 8); // revision 1.0
+  h.writeUInt32LE(92, 12); // header size
+  h.writeBigUInt64LE(1n, 24); // this header
+  h.writeBigUInt64LE(BigInt(sectors - 1), 32); // backup header
+  h.writeBigUInt64LE(34n, 40); // first usable LBA
+  h.writeBigUInt64LE(BigInt(sectors - 34), 48); // last usable LBA
+  randomBytes(16).copy(h, 56); // disk GUID
+  h.writeBigUInt64LE(2n, 72); // partition entries at LBA 2
+  h.writeUInt32LE(128, 80);
+  h.writeUInt32LE(128, 84);
+  const entry = buf.subarray(1024, 1152);
+  Buffer.from('af3dc60f838472478e793d69d8477de4', 'hex').copy(entry, 0); // Linux filesystem type GUID
+  randomBytes(16).copy(entry, 16);
+  entry.writeBigUInt64LE(2048n, 32);
+  entry.writeBigUInt64LE(BigInt(sectors - 34), 40);
+  return buf;
+}
+
 export async function makeFixtures(): Promise<FixtureSet> {
   const dir = await mkdtemp(join(tmpdir(), `kt-images-${randomBytes(3).toString('hex')}-`));
   const p = (name: string): string => join(dir, name);
@@ -163,9 +201,7 @@ export async function makeFixtures(): Promise<FixtureSet> {
     format: 'raw',
     details: { partitionTable: 'mbr' },
   });
-  await writeFile(p('gpt.raw'), Buffer.alloc(0));
-  await truncate(p('gpt.raw'), 8 * MiB);
-  await runChecked(['sgdisk', '-n', '1:2048:0', '-t', '1:8300', p('gpt.raw')]);
+  await writeFile(p('gpt.raw'), buildGptDisk());
   benign.push({
     name: 'raw with GPT',
     path: p('gpt.raw'),
