@@ -3,16 +3,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONFIGURATORS } from '../../src/virt/libvirt/configure/index.js';
-import { sevConfigurator } from '../../src/virt/libvirt/configure/sev.js';
 import { SevHostCapabilities } from '../../src/host/sev.js';
 import type { InstanceSpec } from '../../src/virt/driver.js';
 import { baseSpec, fixtureHost } from '../virt/fixtures.js';
 
 export const SEV_FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'sev');
-// Until the configurator list names it, run it after the others (the driver's order).
-export const SEV_CONFIGURATORS = CONFIGURATORS.includes(sevConfigurator)
-  ? CONFIGURATORS
-  : [...CONFIGURATORS, sevConfigurator];
+/** The driver's own configurator list (sev runs last there). */
+export const SEV_CONFIGURATORS = CONFIGURATORS;
 
 /** The recorded Milan host: domain capabilities per machine type through the real cache. */
 export function sevHost(file = 'domcaps-epyc-milan') {

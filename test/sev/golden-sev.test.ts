@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildDomain, type BuildContext } from '../../src/virt/libvirt/configure/index.js';
+import { CONFIGURATORS, buildDomain, type BuildContext } from '../../src/virt/libvirt/configure/index.js';
+import { sevConfigurator } from '../../src/virt/libvirt/configure/sev.js';
 import { renderDomain } from '../../src/virt/libvirt/domain/render.js';
 import { parseDomain } from '../../src/virt/libvirt/domain/parse.js';
 import { SevHostCapabilities } from '../../src/host/sev.js';
@@ -32,6 +33,10 @@ const cases: Record<string, () => BuildContext> = {
   'sev-sata': () =>
     context(sevSpec({ ...UEFI_Q35, hw_disk_bus: 'sata' }), basePolicy({ virtType: 'kvm' }), sevHost()),
 };
+
+test('the driver runs the SEV configurator, last (after machine, firmware, disks, agent and nic)', () => {
+  assert.equal(CONFIGURATORS.at(-1), sevConfigurator);
+});
 
 for (const [name, make] of Object.entries(cases)) {
   test(`golden SEV domain XML: ${name}`, async () => {
