@@ -6,6 +6,7 @@ import { registerDoctorCommand } from './commands/doctor.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerImageCommands } from './commands/image.js';
 import { registerServiceCommands } from './commands/service.js';
+import { registerIdentityCommands } from './commands/identity.js';
 import { UserError } from './user-error.js';
 
 export function buildProgram(): Command {
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
     .description('inspect image files; manage images in the Image service');
   registerImageCommands(image);
   registerServiceCommands(program, image);
+  registerIdentityCommands(program);
   return program;
 }
 
