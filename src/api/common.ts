@@ -1,10 +1,11 @@
 // Shared API plumbing: request ids, the caller's identity from X-Auth-Token, base URLs,
 // and the fastify options every API uses.
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest, FastifyServerOptions } from 'fastify';
+import { LogController, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { RequestContext } from '../control/context.js';
 import type { IdentityService } from '../control/identity.js';
 import { unauthorized } from '../control/errors.js';
+import { frameworkErrorHandler } from './errors.js';
 import { readerWriteRefusal } from '../control/identity-admin-policy.js';
 import type { Logger } from '../util/log.js';
 
@@ -18,12 +19,13 @@ declare module 'fastify' {
 export function fastifyOptions(logger: Logger | undefined, bodyLimit: number): FastifyServerOptions {
   return {
     loggerInstance: logger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit,
     genReqId: () => `req-${randomUUID()}`,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
     // OpenStack clients send long ids and names in paths (find-by-name GETs).
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 1000 },
+    frameworkErrors: frameworkErrorHandler,
   } as FastifyServerOptions;
 }
 

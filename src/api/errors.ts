@@ -22,6 +22,15 @@ export const errorTable: Record<ErrorCode, { status: number }> = {
   internal: { status: 500 },
 };
 
+/** VirtError kinds (src/virt/errors.ts) → status. */
+const VIRT_KIND_STATUS: Record<string, number> = {
+  'not-found': 404,
+  conflict: 409,
+  invalid: 400,
+  unavailable: 503,
+  internal: 500,
+};
+
 /** Nova's fault names by status (§2.3). */
 export function faultName(status: number): string {
   switch (status) {
@@ -74,6 +83,15 @@ export interface MappedError {
 /** Any thrown value → status and a message fit for the caller. */
 export function mapError(err: unknown): MappedError {
   if (err instanceof ServiceError) return { status: errorTable[err.code].status, message: err.message };
+  // Hypervisor errors (src/virt/errors.ts) carry a kind; their message already says the fix.
+  const kind = (err as { kind?: unknown } | null)?.kind;
+  if (typeof kind === 'string' && kind in VIRT_KIND_STATUS && err instanceof Error) {
+    const fix = (err as { fix?: unknown }).fix;
+    return {
+      status: VIRT_KIND_STATUS[kind],
+      message: typeof fix === 'string' && fix ? `${err.message} Fix: ${fix}` : err.message,
+    };
+  }
   const fe = err as Partial<FastifyError> & { validation?: unknown; validationContext?: string };
   if (fe && fe.validation) {
     return {
@@ -122,7 +140,18 @@ export function sendFault(
     .send(faultBody(style, status, message));
 }
 
+/**
+ * Errors fastify raises before routing (a malformed %-escape, a path parameter longer than
+ * maxParamLength): rendered in the app's own fault envelope (installErrorHandling records it).
+ */
+export function frameworkErrorHandler(err: FastifyError, _req: FastifyRequest, reply: FastifyReply): void {
+  const style = (reply.server as unknown as { faultStyle?: FaultStyle }).faultStyle ?? 'compute';
+  const { status, message } = mapError(err);
+  void sendFault(reply, style, status, message);
+}
+
 export function installErrorHandling(app: FastifyInstance, style: FaultStyle): void {
+  app.decorate('faultStyle', style);
   app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
     const { status, message } = mapError(err);
     if (status >= 500) req.log.error({ err }, 'request failed');

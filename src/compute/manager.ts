@@ -358,8 +358,7 @@ export class ComputeManager implements ComputeAgent {
     });
   }
 
-  private plan(action: PowerAction): ActionPlan {
-    const stopSeconds = this.opts.shutdownTimeoutSeconds ?? 60;
+  private plan(action: PowerAction, stopSeconds: number): ActionPlan {
     switch (action) {
       case 'start':
         return {
@@ -428,9 +427,17 @@ export class ComputeManager implements ComputeAgent {
     }
   }
 
+  /** Nova's clean-shutdown time: the image's os_shutdown_timeout, else the configured one. */
+  private async shutdownSeconds(uuid: string): Promise<number> {
+    const inst = await this.repos.instances.get(uuid);
+    const image = inst ? await this.repos.images.get(inst.imageId) : undefined;
+    const v = Number(image?.properties.os_shutdown_timeout);
+    return Number.isInteger(v) && v >= 0 ? v : (this.opts.shutdownTimeoutSeconds ?? 60);
+  }
+
   act(uuid: string, action: PowerAction, actionId: string): Promise<void> {
-    const plan = this.plan(action);
     return this.serialized(uuid, async () => {
+      const plan = this.plan(action, action === 'stop' ? await this.shutdownSeconds(uuid) : 0);
       try {
         await this.phase(actionId, plan.event, () => plan.run(this.driver, uuid));
         await this.repos.instances.update(uuid, {

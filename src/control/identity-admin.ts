@@ -366,6 +366,19 @@ export class IdentityAdminService {
     return this.repos.identity.rolesOf(user.id, project.id);
   }
 
+  /** GET /v3/users/{id}/projects and /v3/auth/projects: the enabled projects where the user has a role. */
+  async projectsOf(ctx: RequestContext, userId: string): Promise<Project[]> {
+    if (userId !== ctx.userId) requireAdmin(ctx, 'identity:list_user_projects');
+    await this.user(userId);
+    const ids = new Set((await this.admin.listAssignments({ userId })).map((a) => a.projectId));
+    const out: Project[] = [];
+    for (const id of ids) {
+      const p = await this.repos.identity.findProject({ id });
+      if (p?.enabled) out.push(p);
+    }
+    return out.sort((x, y) => x.name.localeCompare(y.name));
+  }
+
   async listAssignments(ctx: RequestContext, q: AssignmentQuery): Promise<Assignment[]> {
     requireAdmin(ctx, 'identity:list_role_assignments');
     if (q.impossible) return [];

@@ -672,7 +672,17 @@ export class ServerService {
             `Cannot get the console output of instance ${id} while it is in vm_state ${inst.vmState}.`,
           );
         }
-        const text = await agent.consoleOutput(inst.uuid, 1024 * 1024);
+        let text: string;
+        try {
+          text = await agent.consoleOutput(inst.uuid, 1024 * 1024);
+        } catch (e) {
+          if ((e as { code?: unknown }).code === 'instance-not-found') {
+            throw conflict(
+              `Instance ${id} has no guest on its host (it is ${inst.vmState}); there is no console output.`,
+            );
+          }
+          throw e;
+        }
         if (lines === undefined) return { output: text };
         const all = text.split('\n');
         if (all.length && all[all.length - 1] === '') all.pop();

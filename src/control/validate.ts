@@ -69,6 +69,7 @@ const IMAGE_HW: Record<string, Check> = {
   hw_vif_model: oneOf('virtio', 'e1000', 'e1000e', 'rtl8139', 'ne2k_pci', 'pcnet'),
   hw_serial_port_count: positiveInt,
   os_secure_boot: oneOf('required', 'disabled', 'optional'),
+  os_shutdown_timeout: (v) => (/^[0-9]{1,5}$/.test(v) ? undefined : 'must be a whole number of seconds'),
 };
 
 function checkTrait(key: string, value: string, what: string): void {

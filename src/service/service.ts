@@ -2,7 +2,7 @@
 // one process. First start creates state_path, the database, the admin user and project
 // (generated password, file mode 0600), <state_path>/clouds.yaml, the m1.* flavors, and a
 // demo image when the test boot sector exists.
-import { existsSync, mkdirSync, createReadStream } from 'node:fs';
+import { chmodSync, createReadStream, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { KestrelConfig } from '../config/index.js';
@@ -54,10 +54,16 @@ export async function startService(o: ServeOptions): Promise<RunningService> {
   const c = o.config;
   const statePath = c.DEFAULT.state_path;
   const instancesPath = c.DEFAULT.instances_path;
-  mkdirSync(statePath, { recursive: true, mode: 0o700 });
+  // QEMU (another user) must reach the disks under instances_path: directories on the way are
+  // traversable (0711) but not listable; secrets inside are 0600 files.
+  mkdirSync(statePath, { recursive: true, mode: 0o711 });
+  chmodSync(statePath, 0o711);
   mkdirSync(instancesPath, { recursive: true, mode: 0o711 });
 
-  const db = await openDatabase({ connection: c.database.connection ?? undefined, statePath });
+  const db = await openDatabase({ connection: c.database.connection || undefined, statePath });
+  const sqliteFile = join(statePath, 'kestrel.sqlite');
+  // Password hashes and token hashes live there: owner only (SQLite's -wal/-shm follow it).
+  if (db.kind === 'sqlite' && existsSync(sqliteFile)) chmodSync(sqliteFile, 0o600);
   const store = new FileImageStore({ directory: join(statePath, 'images'), logger: log });
   const cache = new ImageCache({
     instancesPath,

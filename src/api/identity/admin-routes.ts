@@ -7,7 +7,7 @@ import type { ApiDeps } from '../deps.js';
 import { baseUrl, need } from '../common.js';
 import { forbidden } from '../../control/errors.js';
 import { IdentityAdminService, ONE_DOMAIN_MESSAGE } from '../../control/identity-admin.js';
-import { projectView, userView } from './admin-views.js';
+import { collectionLinks, projectView, userView } from './admin-views.js';
 import { registerAssignmentRoutes } from './admin-assignments.js';
 
 type IdParams = { Params: { id: string } };
@@ -44,6 +44,16 @@ export function registerIdentityAdminRoutes(app: FastifyInstance, d: ApiDeps): I
   app.post<IdParams>('/v3/users/:id/password', async (req, reply) => {
     await svc.changeOwnPassword(need(req), req.params.id, req.body);
     return reply.code(204).send();
+  });
+
+  app.get<IdParams>('/v3/users/:id/projects', async (req) => {
+    const list = await svc.projectsOf(need(req), req.params.id);
+    return { projects: list.map((p) => projectView(req, p)), links: collectionLinks(req) };
+  });
+  app.get('/v3/auth/projects', async (req) => {
+    const ctx = need(req);
+    const list = await svc.projectsOf(ctx, ctx.userId);
+    return { projects: list.map((p) => projectView(req, p)), links: collectionLinks(req) };
   });
 
   // One domain: reads are in app.ts; every change is refused with the reason.

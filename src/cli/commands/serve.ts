@@ -34,7 +34,7 @@ async function makeDriver(
   if (kind !== 'libvirt') throw new UserError(`--driver ${kind}: use libvirt (default) or fake`);
   const report = await runDoctor({
     virtTypeSetting: config.libvirt.virt_type as VirtTypeSetting,
-    libvirtUri: config.libvirt.connection_uri ?? undefined,
+    libvirtUri: config.libvirt.connection_uri || undefined,
     runProbe: probe,
   });
   if (!report.virt_type.usable || !report.ok) {
@@ -44,9 +44,9 @@ async function makeDriver(
     );
   }
   const driver = new LibvirtDriver({
-    uri: config.libvirt.connection_uri ?? undefined,
+    uri: config.libvirt.connection_uri || undefined,
     virtType: report.virt_type.value,
-    cpuMode: (config.libvirt.cpu_mode ?? undefined) as never,
+    cpuMode: (config.libvirt.cpu_mode || undefined) as never,
     cpuModels: config.libvirt.cpu_models,
     cpuModelExtraFlags: config.libvirt.cpu_model_extra_flags,
     machineTypes: config.libvirt.hw_machine_type as Record<string, string>,

@@ -1,0 +1,138 @@
+// API figures: GET /servers/detail with 1,000 servers (p50), authenticated simple GETs per
+// second under autocannon, RSS idle and with 1,000 servers. Baseline in the same run: the
+// unauthenticated version document (GET /) on the same server, i.e. the HTTP stack alone.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import autocannon from 'autocannon';
+import { openDatabase } from '../src/db/index.js';
+import { FakeDriver } from '../src/virt/fake/driver.js';
+import { FileImageStore } from '../src/images/store/file.js';
+import { createCore } from '../src/service/core.js';
+import { bootstrap } from '../src/service/bootstrap.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'kt-service-bench-api-'));
+const db = await openDatabase({ statePath: dir });
+const driver = new FakeDriver();
+await driver.init();
+const core = await createCore({
+  db,
+  driver,
+  imageStore: new FileImageStore({ directory: join(dir, 'images'), fsync: false }),
+  disks: {
+    create: async (uuid) => ({ kind: 'file', path: `/nonexistent/${uuid}`, format: 'qcow2' }),
+    delete: async () => undefined,
+    exportTo: async () => undefined,
+  },
+  hostName: 'bench-node',
+  instancesPath: join(dir, 'instances'),
+  endpoints: () => ({ identity: '', compute: '', image: '', region: 'RegionOne' }),
+});
+const boot = await bootstrap(core.repos, {
+  adminUser: 'admin',
+  adminProject: 'admin',
+  adminPassword: 'benchpw',
+});
+await core.apps.compute.listen({ host: '127.0.0.1', port: 0 });
+const base = `http://127.0.0.1:${(core.apps.compute.server.address() as AddressInfo).port}`;
+const { token } = await core.repos.identity.issueToken({
+  userId: boot.adminUserId,
+  projectId: boot.adminProjectId,
+  methods: ['password'],
+  ttlSeconds: 3600,
+});
+const headers = { 'x-auth-token': token };
+
+const rssMb = () => {
+  global.gc?.();
+  return +(process.memoryUsage().rss / 1024 / 1024).toFixed(1);
+};
+async function get(path: string): Promise<number> {
+  const t = performance.now();
+  const r = await fetch(`${base}${path}`, { headers });
+  await r.arrayBuffer();
+  if (r.status !== 200) throw new Error(`${path}: ${r.status}`);
+  return performance.now() - t;
+}
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+}
+async function cannon(path: string, withToken: boolean): Promise<number> {
+  const r = await autocannon({
+    url: `${base}${path}`,
+    connections: 10,
+    duration: 5,
+    headers: withToken ? headers : {},
+  });
+  if (r.non2xx) throw new Error(`${path}: ${r.non2xx} non-2xx replies`);
+  return r.requests.average;
+}
+
+for (let i = 0; i < 50; i++) await get('/v2.1/flavors/1');
+const rssIdle = rssMb();
+
+const flavor = (await core.repos.flavors.get('1'))!;
+const snapshot = { ...flavor, extraSpecs: {} };
+const t0 = performance.now();
+await core.repos.transaction(async (tx) => {
+  for (let i = 0; i < 1000; i++) {
+    const uuid = randomUUID();
+    await tx.instances.create({
+      uuid,
+      displayName: `bench-${i}`,
+      projectId: boot.adminProjectId,
+      userId: boot.adminUserId,
+      flavor: snapshot,
+      imageId: randomUUID(),
+      availabilityZone: 'nova',
+      keyName: null,
+      metadata: { n: String(i) },
+      reservationId: 'r-bench',
+      accessIpv4: '',
+      accessIpv6: '',
+      diskConfig: 'AUTO',
+    });
+    await tx.instances.update(uuid, {
+      vmState: 'active',
+      taskState: null,
+      powerState: 1,
+      host: 'bench-node',
+      node: 'bench-node',
+    });
+  }
+});
+console.log(`inserted 1,000 servers in ${(performance.now() - t0).toFixed(0)} ms`);
+
+for (let i = 0; i < 5; i++) await get('/v2.1/servers/detail');
+const detail: number[] = [];
+for (let i = 0; i < 40; i++) detail.push(await get('/v2.1/servers/detail'));
+const rss1000 = rssMb();
+console.log(
+  `GET /servers/detail (1,000 servers): p50 ${pct(detail, 50).toFixed(1)} ms, p99 ${pct(detail, 99).toFixed(1)} ms (target p50 ≤ 20 ms)`,
+);
+
+const baselineRps = await cannon('/', false);
+const getRps = await cannon('/v2.1/flavors/1', true);
+console.log(
+  `autocannon 10 connections × 5 s: GET /v2.1/flavors/1 (token) ${getRps.toFixed(0)} req/s (target ≥ 2,000); baseline GET / (no auth, no DB) ${baselineRps.toFixed(0)} req/s`,
+);
+console.log(`RSS idle ${rssIdle} MB, with 1,000 servers ${rss1000} MB`);
+
+await core.close();
+await driver.close();
+await db.close();
+rmSync(dir, { recursive: true, force: true });
+console.log(
+  `BENCH ${JSON.stringify({
+    bench: 'api',
+    servers_detail_p50_ms: +pct(detail, 50).toFixed(2),
+    servers_detail_p99_ms: +pct(detail, 99).toFixed(2),
+    get_rps: Math.round(getRps),
+    baseline_version_doc_rps: Math.round(baselineRps),
+    rss_idle_mb: rssIdle,
+    rss_1000_mb: rss1000,
+  })}`,
+);
