@@ -298,6 +298,20 @@ describe('identity administration API', () => {
     const readers = body(byRole).role_assignments as { user: { id: string; name?: string } }[];
     assert.ok(readers.some((a) => a.user.id === uid));
     assert.equal(readers[0].user.name, undefined, 'no names unless include_names');
+    const mine = await h.call('identity', 'GET', `/v3/users/${uid}/projects`, { token: h.admin });
+    assert.deepEqual(
+      (body(mine).projects as Obj[]).map((p) => p.name),
+      ['kt-assign'],
+    );
+    const own = await h.call('identity', 'GET', '/v3/auth/projects', { token: h.member });
+    assert.deepEqual(
+      (body(own).projects as Obj[]).map((p) => p.name),
+      ['demo'],
+    );
+    assert.equal(
+      (await h.call('identity', 'GET', `/v3/users/${uid}/projects`, { token: h.member })).status,
+      403,
+    );
     const groups = await h.call('identity', 'GET', '/v3/role_assignments?group.id=g1', { token: h.admin });
     assert.deepEqual(body(groups).role_assignments, []);
     assert.equal((await grant(pid, uid, reader, 'DELETE')).status, 204);
