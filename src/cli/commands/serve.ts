@@ -50,6 +50,7 @@ async function makeDriver(
     cpuModels: config.libvirt.cpu_models,
     cpuModelExtraFlags: config.libvirt.cpu_model_extra_flags,
     machineTypes: config.libvirt.hw_machine_type as Record<string, string>,
+    numMemoryEncryptedGuests: config.libvirt.num_memory_encrypted_guests,
     skipCpuCompareAtStartup: config.workarounds.skip_cpu_compare_at_startup,
     instancesPath: config.DEFAULT.instances_path,
     log,
