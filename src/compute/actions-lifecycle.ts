@@ -45,6 +45,14 @@ export class LifecycleOperations {
     await s.repos.instances.finishAction(actionId, 'Error');
   }
 
+  /** Nova's clean-shutdown time: the image's os_shutdown_timeout, else [DEFAULT] shutdown_timeout. */
+  private async shutdownSeconds(s: ManagerSeams, uuid: string): Promise<number> {
+    const inst = await s.repos.instances.get(uuid);
+    const image = inst ? await s.repos.images.get(inst.imageId) : undefined;
+    const v = Number(image?.properties.os_shutdown_timeout);
+    return Number.isInteger(v) && v >= 0 ? v : s.shutdownTimeoutSeconds;
+  }
+
   private undoFailed(s: ManagerSeams, uuid: string) {
     return (f: { label: string; error: unknown }) =>
       s.log.error({ instance: uuid, step: f.label, err: f.error }, 'undo of a failed step failed');
@@ -88,7 +96,7 @@ export class LifecycleOperations {
   private async powerOffFor(s: ManagerSeams, uuid: string, r: Revert): Promise<void> {
     const state = (await s.driver.info(uuid)).state;
     if (state === PowerState.SHUTDOWN || state === PowerState.CRASHED) return;
-    await s.driver.powerOff(uuid, s.shutdownTimeoutSeconds);
+    await s.driver.powerOff(uuid, await this.shutdownSeconds(s, uuid));
     if (state === PowerState.RUNNING) r.add('power the guest on again', () => s.driver.powerOn(uuid));
   }
 
@@ -139,7 +147,8 @@ export class LifecycleOperations {
               await s.disks.delete(uuid);
               await s.repos.instances.update(uuid, { taskState: 'rebuild_spawning' });
               await this.spawnFrom(s, inst, image, actionId, r);
-              if (previousVmState === 'stopped') await s.driver.powerOff(uuid, s.shutdownTimeoutSeconds);
+              // Nova stops a rebuilt STOPPED server without a clean shutdown (clean_shutdown=False).
+              if (previousVmState === 'stopped') await s.driver.powerOff(uuid, 0);
             },
             this.undoFailed(s, uuid),
           ),
@@ -336,7 +345,7 @@ export class LifecycleOperations {
         await s.phase(actionId, 'compute_soft_delete_instance', async () => {
           const state = (await s.driver.info(uuid)).state;
           if (state !== PowerState.SHUTDOWN && state !== PowerState.CRASHED)
-            await s.driver.powerOff(uuid, s.shutdownTimeoutSeconds);
+            await s.driver.powerOff(uuid, await this.shutdownSeconds(s, uuid));
         });
         await s.repos.instances.update(uuid, {
           vmState: 'soft_deleted',

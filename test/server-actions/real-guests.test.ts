@@ -145,6 +145,14 @@ describe('server actions on real TCG guests (libvirt driver)', () => {
     assert.ok(svc.demoImage, 'the boot-sector image was imported');
     imageId = svc.demoImage;
     admin = await login('admin', ADMIN_PW, 'admin');
+    // The boot sector ignores ACPI: no clean-shutdown wait (Nova's os_shutdown_timeout).
+    const patch = await svc.core.apps.image.inject({
+      method: 'PATCH',
+      url: `/v2/images/${imageId}`,
+      headers: { 'x-auth-token': admin, 'content-type': 'application/openstack-images-v2.1-json-patch' },
+      payload: JSON.stringify([{ op: 'add', path: '/os_shutdown_timeout', value: '0' }]),
+    });
+    assert.equal(patch.statusCode, 200, patch.body);
     const f = await call('POST', '/v2.1/flavors', admin, {
       flavor: { name: flavorRef, ram: 32, vcpus: 1, disk: 1, id: flavorRef },
     });
