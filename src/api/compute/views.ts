@@ -43,6 +43,22 @@ export function serverBrief(base: string, v: ServerView) {
   };
 }
 
+// sha224(project + host) is the same for every server of a project on a host: computed once.
+const hostIds = new Map<string, string>();
+function hostIdOf(projectId: string, host: string | null): string {
+  if (!host) return '';
+  const key = `${projectId}\u0000${host}`;
+  let id = hostIds.get(key);
+  if (id === undefined) {
+    id = createHash('sha224')
+      .update(projectId + host)
+      .digest('hex');
+    if (hostIds.size > 10_000) hostIds.clear();
+    hostIds.set(key, id);
+  }
+  return id;
+}
+
 export function serverFull(base: string, ctx: RequestContext, v: ServerView) {
   const i = v.instance;
   const status = statusOf(i.vmState, i.taskState);
@@ -53,11 +69,7 @@ export function serverFull(base: string, ctx: RequestContext, v: ServerView) {
     tenant_id: i.projectId,
     user_id: i.userId,
     metadata: i.metadata,
-    hostId: i.host
-      ? createHash('sha224')
-          .update(i.projectId + i.host)
-          .digest('hex')
-      : '',
+    hostId: hostIdOf(i.projectId, i.host),
     image: { id: i.imageId, links: [{ rel: 'bookmark', href: `${base}/images/${i.imageId}` }] },
     flavor: { id: i.flavorId, links: [{ rel: 'bookmark', href: `${base}/flavors/${i.flavorId}` }] },
     created: novaTime(i.createdAt),
