@@ -295,7 +295,7 @@ describe('server actions (fake driver)', () => {
       assert.equal(r.status, 202, r.text);
       assert.equal(r.text, '');
       const loc = String(r.headers.location);
-      assert.match(loc, /\/v2\/images\/[0-9a-f-]{36}$/);
+      assert.match(loc, /\/v2\.1\/images\/[0-9a-f-]{36}$/, 'Nova 2.1: <compute URL>/images/<id>');
       made.push(loc.split('/').pop()!);
       await h.core.serverOps.settle();
       await h.waitFor(h.member, id, settled('ACTIVE'));
@@ -437,6 +437,13 @@ describe('server actions (fake driver)', () => {
     );
     const rows = (all.body as { servers: Server[] }).servers;
     assert.ok(rows.length >= 2 && rows.every((s) => s.status === 'ACTIVE'));
+    // adminPass at create: accepted and echoed (Nova does the same; nothing injects it without
+    // a config drive), generated when absent.
+    const given = await h.call('compute', 'POST', '/v2.1/servers', {
+      token: h.member,
+      body: { server: { name: 'kt-sa-pass', imageRef: imageId, flavorRef, adminPass: 'kt-sa-secret' } },
+    });
+    assert.equal((given.body as { server: { adminPass: string } }).server.adminPass, 'kt-sa-secret');
     const none = await h.call('compute', 'GET', '/v2.1/servers?all_tenants=1&host=kt-nowhere', {
       token: h.admin,
     });

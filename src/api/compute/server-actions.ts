@@ -20,11 +20,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return !!v && typeof v === 'object' && !Array.isArray(v);
 }
 
-export function registerServerActionRoutes(
-  app: FastifyInstance,
-  ops: ServerOperations,
-  imageEndpoint: () => string,
-): void {
+export function registerServerActionRoutes(app: FastifyInstance, ops: ServerOperations): void {
   app.addHook('preHandler', async (req: FastifyRequest, reply: FastifyReply) => {
     const url = req.routeOptions.url;
     const params = req.params as Params;
@@ -35,7 +31,9 @@ export function registerServerActionRoutes(
       if (!ServerOperations.handles(name)) return;
       const ctx = need(req);
       const r = await ops.action(ctx, params.id, name, body[name]);
-      if (r.location) void reply.header('Location', `${imageEndpoint()}/v2/images/${r.location}`);
+      // createBackup: Nova at 2.1 joins the compute application URL with images/<id> (not
+      // Glance's URL as createImage does); clients take the id from its last segment.
+      if (r.location) void reply.header('Location', `${baseUrl(req)}/v2.1/images/${r.location}`);
       if (r.view) {
         const view = await ops.env.servers.get(ctx, params.id);
         return reply
