@@ -334,6 +334,57 @@ describe('server actions (fake driver)', () => {
     );
   });
 
+  test('failures undo their own steps: shelve, unshelve and rebuild', async () => {
+    const id = await boot('kt-sa-undo');
+    const snapshot = h.driver.snapshot;
+    const spawn = h.driver.spawn;
+    try {
+      h.driver.snapshot = async () => {
+        throw new Error('kt-sa injected snapshot failure');
+      };
+      assert.equal((await act(h.member, id, { shelve: null })).status, 202);
+      await h.core.serverOps.settle();
+      const back = await h.waitFor(h.member, id, settled('ACTIVE'));
+      assert.equal(back['OS-EXT-STS:power_state'], 1, 'powered on again');
+      assert.equal((await actions(id))[0].message, 'Error');
+      const names = (await h.core.repos.images.list()).map((i) => i.name);
+      assert.ok(!names.includes('kt-sa-undo-shelved'), 'the half-made shelved image is gone');
+      h.driver.snapshot = snapshot;
+
+      // Unshelve of an offloaded server whose spawn fails: offloaded again, nothing held.
+      assert.equal((await act(h.member, id, { shelve: null })).status, 202);
+      await h.waitFor(h.member, id, settled('SHELVED_OFFLOADED'));
+      h.driver.spawn = async () => {
+        throw new Error('kt-sa injected spawn failure');
+      };
+      assert.equal((await act(h.member, id, { unshelve: null })).status, 202);
+      await h.core.serverOps.settle();
+      await h.waitFor(h.member, id, settled('SHELVED_OFFLOADED'));
+      assert.equal((await h.core.repos.placement.allocationsOf(id)).length, 0);
+      assert.ok(!h.disks.created.has(id), 'the new disk was removed');
+      h.driver.spawn = spawn;
+      assert.equal((await act(h.member, id, { unshelve: null })).status, 202);
+      await h.waitFor(h.member, id, settled('ACTIVE'));
+
+      // Rebuild whose spawn fails: ERROR with the fault, new disk and guest removed.
+      h.driver.spawn = async () => {
+        throw new Error('kt-sa injected spawn failure');
+      };
+      assert.equal((await act(h.member, id, { rebuild: { imageRef: image2 } })).status, 202);
+      await h.core.serverOps.settle();
+      const failed = await h.waitFor(h.member, id, settled('ERROR'));
+      assert.match(JSON.stringify(failed.fault), /Rebuild of instance failed: kt-sa injected spawn failure/);
+      assert.ok(!h.disks.created.has(id) && !(await h.driver.list()).includes(id));
+      h.driver.spawn = spawn;
+      // From ERROR a rebuild is allowed (Nova), and repairs the server.
+      assert.equal((await act(h.member, id, { rebuild: { imageRef: image2 } })).status, 202);
+      await h.waitFor(h.member, id, settled('ACTIVE'));
+    } finally {
+      h.driver.snapshot = snapshot;
+      h.driver.spawn = spawn;
+    }
+  });
+
   test('os-resetState (admin), changePassword without a guest agent, diagnostics', async () => {
     const id = await boot('kt-sa-admin');
     assert.equal((await act(h.member, id, { 'os-resetState': { state: 'error' } })).status, 403);
