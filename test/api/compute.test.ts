@@ -358,3 +358,45 @@ describe('compute API', () => {
     assert.equal((await h.call('compute', 'GET', '/v2.1/os-keypairs/k1', { token: h.member })).status, 404);
   });
 });
+
+describe('compute API: a failed build', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  test('the driver refuses the guest: ERROR with a fault, the disk undone, allocations freed', async () => {
+    const imageId = await uploadImage(h, h.member, 'odd', undefined, {
+      hw_machine_type: 'no-such-machine-9.9',
+    });
+    const c = await h.call('compute', 'POST', '/v2.1/servers', {
+      token: h.member,
+      body: { server: { name: 'doomed', imageRef: imageId, flavorRef: '0' } },
+    });
+    assert.equal(c.status, 202, c.text);
+    const id = (c.body as { server: { id: string } }).server.id;
+    const s = await h.waitFor(h.admin, id, (x) => x.status === 'ERROR');
+    const fault = s.fault as { message: string; details: string };
+    assert.match(fault.message, /Build of instance failed/);
+    assert.match(fault.details, /machine/i);
+    assert.equal(h.disks.created.has(id), false, 'the revert stack removed the root disk');
+    assert.deepEqual(await h.core.repos.placement.allocationsOf(id), []);
+    const actions = await h.call('compute', 'GET', `/v2.1/servers/${id}/os-instance-actions`, {
+      token: h.admin,
+    });
+    const rid = (actions.body as { instanceActions: { request_id: string }[] }).instanceActions[0].request_id;
+    const detail = await h.call('compute', 'GET', `/v2.1/servers/${id}/os-instance-actions/${rid}`, {
+      token: h.admin,
+    });
+    const events = (
+      detail.body as { instanceAction: { events: { event: string; result: string; traceback: string }[] } }
+    ).instanceAction.events;
+    const spawn = events.find((e) => e.event === 'compute_spawn');
+    assert.equal(spawn?.result, 'Error');
+    assert.ok(spawn?.traceback);
+    assert.equal((await h.call('compute', 'DELETE', `/v2.1/servers/${id}`, { token: h.member })).status, 204);
+  });
+});
