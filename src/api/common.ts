@@ -2,9 +2,9 @@
 // and the fastify options every API uses.
 import { randomUUID } from 'node:crypto';
 import { LogController, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
-import type { RequestContext } from '../control/context.js';
+import { isReader, type RequestContext } from '../control/context.js';
 import type { IdentityService } from '../control/identity.js';
-import { unauthorized } from '../control/errors.js';
+import { forbidden, unauthorized } from '../control/errors.js';
 import { frameworkErrorHandler } from './errors.js';
 import { readerWriteRefusal } from '../control/identity-admin-policy.js';
 import type { Logger } from '../util/log.js';
@@ -47,6 +47,12 @@ export function installAuth(
         token
           ? 'The token is unknown, revoked or expired. Fix: authenticate again (openstack token issue).'
           : 'Authentication required: send X-Auth-Token (get one with POST /v3/auth/tokens).',
+      );
+    }
+    // The reader role may look, not change (Keystone's default roles: reader ⊂ member ⊂ admin).
+    if (isReader(ctx) && req.method !== 'GET' && req.method !== 'HEAD') {
+      throw forbidden(
+        'Policy does not allow this change: the reader role may only read. Ask for the member role.',
       );
     }
     req.ctx = ctx;

@@ -110,6 +110,42 @@ describe('identity API', () => {
     assert.equal((projects.body as { projects: unknown[] }).projects.length, 1);
     assert.equal((await h.call('identity', 'GET', '/v3/roles', { token: h.member })).status, 403);
   });
+
+  test('the reader role may read but not change', async () => {
+    const p = await h.core.repos.identity.findProject({ name: 'demo' });
+    const u = await h.core.repos.identity.createUser({
+      name: 'rita',
+      password: 'ritapw',
+      defaultProjectId: p!.id,
+    });
+    await h.core.repos.identity.assignRole(
+      u.id,
+      p!.id,
+      (await h.core.repos.identity.ensureRole('reader')).id,
+    );
+    const r = await h.call('identity', 'POST', '/v3/auth/tokens', {
+      body: {
+        auth: {
+          identity: {
+            methods: ['password'],
+            password: { user: { name: 'rita', domain: { id: 'default' }, password: 'ritapw' } },
+          },
+          scope: { project: { id: p!.id } },
+        },
+      },
+    });
+    const reader = String(r.headers['x-subject-token']);
+    assert.equal((await h.call('compute', 'GET', '/v2.1/servers/detail', { token: reader })).status, 200);
+    const create = await h.call('compute', 'POST', '/v2.1/os-keypairs', {
+      token: reader,
+      body: { keypair: { name: 'r1' } },
+    });
+    assert.equal(create.status, 403);
+    assert.equal(
+      (await h.call('image', 'POST', '/v2/images', { token: reader, body: { name: 'x' } })).status,
+      403,
+    );
+  });
 });
 
 describe('image API', () => {
