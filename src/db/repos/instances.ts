@@ -1,5 +1,6 @@
 // Instances, their actions with timed events (each phase of a build or an action), and faults.
 import { randomUUID } from 'node:crypto';
+import { SqliteAdapter, sql } from 'kysely';
 import type { InstanceTable } from '../schema.js';
 import { type Db, nextCounter, nowIso, toBool, toInt } from './util.js';
 
@@ -153,6 +154,73 @@ function fromRow(r: InstanceTable): Instance {
   };
 }
 
+// The columns of list()'s SQLite fast path, in fromTuple's order (JSON columns inlined).
+const LIST_COLUMNS =
+  'i.uuid, i.number, i.display_name, i.project_id, i.user_id, i.flavor_id, json(i.flavor_json), ' +
+  'i.image_id, i.vm_state, i.task_state, i.power_state, i.host, i.node, i.availability_zone, ' +
+  'i.key_name, json(i.metadata_json), i.reservation_id, i.locked, i.access_ipv4, i.access_ipv6, ' +
+  'i.disk_config, i.created_at, i.updated_at, i.launched_at, i.terminated_at, i.deleted, i.deleted_at';
+type ListTuple = [
+  string,
+  number,
+  string,
+  string,
+  string,
+  string,
+  FlavorSnapshot,
+  string,
+  string,
+  string | null,
+  number,
+  string | null,
+  string | null,
+  string,
+  string | null,
+  Record<string, string>,
+  string,
+  number,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string | null,
+  string | null,
+  number,
+  string | null,
+];
+function fromTuple(t: ListTuple): Instance {
+  return {
+    uuid: t[0],
+    number: t[1],
+    displayName: t[2],
+    projectId: t[3],
+    userId: t[4],
+    flavorId: t[5],
+    flavor: t[6],
+    imageId: t[7],
+    vmState: t[8],
+    taskState: t[9],
+    powerState: t[10],
+    host: t[11],
+    node: t[12],
+    availabilityZone: t[13],
+    keyName: t[14],
+    metadata: t[15],
+    reservationId: t[16],
+    locked: t[17] === 1,
+    accessIpv4: t[18],
+    accessIpv6: t[19],
+    diskConfig: t[20],
+    createdAt: t[21],
+    updatedAt: t[22],
+    launchedAt: t[23],
+    terminatedAt: t[24],
+    deleted: t[25] === 1,
+    deletedAt: t[26],
+  };
+}
+
 function patchRow(p: InstancePatch): Partial<InstanceTable> {
   const r: Partial<InstanceTable> = {};
   if (p.displayName !== undefined) r.display_name = p.displayName;
@@ -228,6 +296,18 @@ export class InstanceRepo {
     if (f.userId !== undefined) q = q.where('user_id', '=', f.userId);
     if (f.vmStates !== undefined) q = q.where('vm_state', 'in', f.vmStates.length ? f.vmStates : ['']);
     if (f.changesSince !== undefined) q = q.where('updated_at', '>=', f.changesSince);
+    if (this.db.getExecutor().adapter instanceof SqliteAdapter) {
+      // SQLite: one JSON string for the whole list, parsed once. better-sqlite3 builds a JS
+      // object per row column by column, which is most of a 1,000-server GET /servers/detail;
+      // SQLite's JSON builder and V8's JSON.parse do the same work several times faster.
+      const { j } = await this.db
+        .selectNoFrom(
+          sql<string>`(SELECT json_group_array(json_array(${sql.raw(LIST_COLUMNS)})
+          ORDER BY i.created_at DESC, i.uuid DESC) FROM (${q}) AS i)`.as('j'),
+        )
+        .executeTakeFirstOrThrow();
+      return (JSON.parse(j) as ListTuple[]).map(fromTuple);
+    }
     const rows = await q.orderBy('created_at', 'desc').orderBy('uuid', 'desc').execute();
     return rows.map(fromRow);
   }
