@@ -80,6 +80,8 @@ async function writeNonZero(
       runStart = -1;
     }
   }
+  // data.length not a multiple of BLOCK: the loop ends before the last run is flushed.
+  if (runStart >= 0) await writeAll(out, data.subarray(runStart), offset + runStart);
 }
 
 async function writeAll(out: Awaited<ReturnType<typeof open>>, buf: Buffer, position: number): Promise<void> {
