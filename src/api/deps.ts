@@ -8,6 +8,7 @@ import type { ImageService } from '../control/images.js';
 import type { KeypairService } from '../control/keypairs.js';
 import type { ServerOperations } from '../control/server-ops.js';
 import type { Logger } from '../util/log.js';
+import type { ImageDisplay } from './image/views.js';
 
 export interface ApiDeps {
   repos: Repositories;
@@ -25,4 +26,6 @@ export interface ApiDeps {
   bodyLimit: number;
   hostIp: string;
   startedAt: number;
+  /** [image_store] show_image_direct_url / show_multiple_locations (Image v2 views). */
+  imageDisplay?: ImageDisplay;
 }

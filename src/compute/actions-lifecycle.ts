@@ -64,7 +64,7 @@ export class LifecycleOperations {
     const tmp = join(dir, `${imageId}.qcow2`);
     try {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
-      await s.driver.snapshot(uuid, tmp, 'qcow2');
+      await s.driver.snapshot(uuid, tmp, 'qcow2', s.disks.snapshotCopier?.(uuid));
       await s.repos.instances.update(uuid, { taskState: uploadingTask });
       if (!(await s.repos.images.transition(imageId, ['queued'], { status: 'saving' }))) {
         throw new Error(`image ${imageId} was deleted or changed while the snapshot was taken`);

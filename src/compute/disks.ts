@@ -1,11 +1,11 @@
 // Root disks as the compute manager needs them: made from an image before spawn, removed on
-// delete, exported for snapshots. The image cache (src/images/cache.ts) keeps one base per
-// image; a qcow2 overlay per instance sits on it (Nova's default images_type).
-import { mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+// delete, exported for snapshots. The disk backend `[libvirt] images_type` selects does the work
+// (src/images/backends: qcow2 overlay, flat copy, LVM volume, RBD image); the image cache
+// (src/images/cache.ts) keeps one base per image for the backends that need a local copy.
 import type { DiskSource } from '../virt/driver.js';
-import type { CachedBase } from '../images/backends/backend.js';
-import { runChecked } from '../util/run.js';
+import type { CachedBase, DiskBackend } from '../images/backends/backend.js';
+import { Qcow2Backend } from '../images/backends/qcow2.js';
+import { FlavorDiskSmallerThanImageError } from '../images/errors.js';
 
 export interface RootDiskImage {
   id: string;
@@ -13,12 +13,19 @@ export interface RootDiskImage {
   virtualSize: number | null;
 }
 
+export type DiskCopier = (targetPath: string, format: 'qcow2' | 'raw') => Promise<void>;
+
 export interface RootDisks {
   /** Creates the instance's root disk from the image; sizeBytes 0 = the image's own size. */
   create(instanceUuid: string, image: RootDiskImage, sizeBytes: number): Promise<DiskSource>;
   delete(instanceUuid: string): Promise<void>;
   /** Copies the root disk, flattened, to targetPath. */
   exportTo(instanceUuid: string, targetPath: string, format: 'qcow2' | 'raw'): Promise<void>;
+  /**
+   * How a snapshot copies this instance's disk when the driver's own file/block copy cannot
+   * reach it (RBD: ceph.conf, keyring); undefined = let the driver copy it (driver.snapshot).
+   */
+  snapshotCopier?(instanceUuid: string): DiskCopier | undefined;
 }
 
 /** What the disks need from the image cache. */
@@ -26,42 +33,70 @@ export interface BaseImages {
   ensure(imageId: string, opts?: { declaredFormat?: string }): Promise<CachedBase>;
 }
 
-/** `<instances_path>/<uuid>/disk`: a qcow2 overlay on the cached base. */
-export class Qcow2OverlayDisks implements RootDisks {
+/** The image's store locations (rbd://…), so a backend can clone instead of download. */
+export type ImageLocations = (imageId: string) => Promise<readonly string[]>;
+
+/** Nova's FlavorDiskSmallerThanImage, worded as Nova words the fault, with the fix. */
+export class FlavorDiskTooSmallFault extends Error {
+  readonly fix: string;
+  constructor(cause: FlavorDiskSmallerThanImageError) {
+    super(
+      `Flavor's disk is too small for requested image. Flavor disk is ${cause.flavorDiskSize} bytes, ` +
+        `image is ${cause.imageVirtualSize} bytes.`,
+      { cause },
+    );
+    this.name = 'FlavorDiskTooSmallFault';
+    const gib = Math.ceil(cause.imageVirtualSize / 1024 ** 3);
+    this.fix = `boot with a flavor whose root disk is at least ${gib} GiB, or with root disk 0 (the image's own size)`;
+  }
+}
+
+/** Root disks through a DiskBackend (createDiskBackend(resolvedImagesType(config), …)). */
+export class BackendDisks implements RootDisks {
   constructor(
-    private readonly instancesPath: string,
+    readonly backend: DiskBackend,
     private readonly bases: BaseImages,
+    private readonly locations?: ImageLocations,
   ) {}
 
   async create(instanceUuid: string, image: RootDiskImage, sizeBytes: number): Promise<DiskSource> {
-    const base = await this.bases.ensure(image.id, { declaredFormat: image.diskFormat });
-    const dir = join(this.instancesPath, instanceUuid);
-    mkdirSync(dir, { recursive: true });
-    const disk = join(dir, 'disk');
-    const argv = ['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', base.format, '-b', base.path, disk];
-    // Grow to the flavor's root disk; never shrink below the image (root_gb 0 = image size).
-    if (sizeBytes > base.virtualSize) argv.push(String(sizeBytes));
-    await runChecked(argv, { timeoutMs: 60_000 });
-    return { kind: 'file', path: disk, format: 'qcow2' };
+    const imageLocations = this.locations
+      ? [...(await this.locations(image.id).catch(() => [] as string[]))]
+      : undefined;
+    try {
+      return await this.backend.create({
+        instanceUuid,
+        imageId: image.id,
+        sizeBytes,
+        imageLocations,
+        base: () => this.bases.ensure(image.id, { declaredFormat: image.diskFormat }),
+      });
+    } catch (e) {
+      if (e instanceof FlavorDiskSmallerThanImageError) throw new FlavorDiskTooSmallFault(e);
+      throw e;
+    }
   }
 
-  async delete(instanceUuid: string): Promise<void> {
-    rmSync(join(this.instancesPath, instanceUuid), { recursive: true, force: true });
+  delete(instanceUuid: string): Promise<void> {
+    return this.backend.delete(instanceUuid);
   }
 
-  async exportTo(instanceUuid: string, targetPath: string, format: 'qcow2' | 'raw'): Promise<void> {
-    await runChecked(
-      [
-        'qemu-img',
-        'convert',
-        '-f',
-        'qcow2',
-        '-O',
-        format,
-        join(this.instancesPath, instanceUuid, 'disk'),
-        targetPath,
-      ],
-      { timeoutMs: 30 * 60_000 },
-    );
+  exportTo(instanceUuid: string, targetPath: string, format: 'qcow2' | 'raw'): Promise<void> {
+    return this.backend.exportTo(instanceUuid, targetPath, format);
+  }
+
+  snapshotCopier(instanceUuid: string): DiskCopier | undefined {
+    // File and block disks: the driver copies them with `qemu-img convert -U` while the guest is
+    // paused (the backends' own export would trip over QEMU's image lock). RBD has no such lock,
+    // and only the backend knows its ceph.conf and keyring.
+    if (this.backend.kind !== 'rbd') return undefined;
+    return (target, format) => this.backend.exportTo(instanceUuid, target, format);
+  }
+}
+
+/** `<instances_path>/<uuid>/disk`: a qcow2 overlay on the cached base (the default backend). */
+export class Qcow2OverlayDisks extends BackendDisks {
+  constructor(instancesPath: string, bases: BaseImages) {
+    super(new Qcow2Backend({ instancesPath }), bases);
   }
 }

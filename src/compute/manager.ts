@@ -472,7 +472,7 @@ export class ComputeManager implements ComputeAgent {
         await this.phase(actionId, 'compute_snapshot_instance', async () => {
           mkdirSync(dir, { recursive: true, mode: 0o700 });
           await this.repos.instances.update(uuid, { taskState: 'image_pending_upload' });
-          await this.driver.snapshot(uuid, tmp, 'qcow2');
+          await this.driver.snapshot(uuid, tmp, 'qcow2', this.opts.disks.snapshotCopier?.(uuid));
           await this.repos.instances.update(uuid, { taskState: 'image_uploading' });
           if (!(await this.repos.images.transition(imageId, ['queued'], { status: 'saving' }))) {
             throw new Error(`image ${imageId} was deleted or changed while the snapshot was taken`);

@@ -45,6 +45,8 @@ export interface CoreOptions {
   /** [DEFAULT] shelved_offload_time (default 0) and reclaim_instance_interval (default 0). */
   shelvedOffloadTime?: number;
   reclaimInstanceInterval?: number;
+  /** [image_store] show_image_direct_url / show_multiple_locations. */
+  imageDisplay?: ApiDeps['imageDisplay'];
 }
 
 export interface Core {
@@ -126,6 +128,7 @@ export async function createCore(o: CoreOptions): Promise<Core> {
     bodyLimit: o.bodyLimit ?? 1024 * 1024,
     hostIp: o.hostIp ?? '127.0.0.1',
     startedAt: Date.now(),
+    imageDisplay: o.imageDisplay,
   };
   const apps = {
     identity: createIdentityApp(deps),

@@ -8,9 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { KestrelConfig } from '../config/index.js';
 import { openDatabase, type OpenedDatabase } from '../db/index.js';
 import type { HypervisorDriver } from '../virt/driver.js';
-import { FileImageStore } from '../images/store/file.js';
-import { ImageCache } from '../images/cache.js';
-import { Qcow2OverlayDisks } from '../compute/disks.js';
+import { createStorage, type Storage, type StorageTestHooks } from './storage.js';
 import type { Endpoints } from '../control/identity.js';
 import type { RequestContext } from '../control/context.js';
 import { silentLogger, type Logger } from '../util/log.js';
@@ -28,6 +26,8 @@ export interface ServeOptions {
   testImagesDir?: string;
   /** Seconds the manager waits for a guest's "started" event. */
   startedTimeoutMs?: number;
+  /** Test-only storage seams (LVM device paths on a machine without device-mapper). */
+  storageHooks?: StorageTestHooks;
 }
 
 export interface RunningService {
@@ -39,6 +39,8 @@ export interface RunningService {
   passwordFile: string;
   firstStart: boolean;
   demoImage?: string;
+  /** Image store, image cache and disk backend as configured. */
+  storage: Storage;
   stop(): Promise<void>;
 }
 
@@ -64,15 +66,19 @@ export async function startService(o: ServeOptions): Promise<RunningService> {
   const sqliteFile = join(statePath, 'kestrel.sqlite');
   // Password hashes and token hashes live there: owner only (SQLite's -wal/-shm follow it).
   if (db.kind === 'sqlite' && existsSync(sqliteFile)) chmodSync(sqliteFile, 0o600);
-  const store = new FileImageStore({ directory: join(statePath, 'images'), logger: log });
-  const cache = new ImageCache({
-    instancesPath,
-    source: { open: (id) => store.get(id) },
-    subdirectoryName: c.image_cache.subdirectory_name,
-    forceRawImages: c.DEFAULT.force_raw_images,
+  // Image store, image cache and disk backend from [image_store], [glance] and [libvirt]
+  // images_type (storage.ts); image locations come from the image records once the core is up.
+  const bound: { core?: Core } = {};
+  const storage = createStorage({
+    config: c,
     logger: log,
+    hooks: o.storageHooks,
+    locationsOf: async (id) => {
+      const loc = (await bound.core?.repos.images.get(id))?.location;
+      return loc ? [loc] : [];
+    },
   });
-  const disks = new Qcow2OverlayDisks(instancesPath, cache);
+  const { imageStore: store, cache, disks } = storage;
 
   const urlHost = hostForUrl(c.api.listen_host, c.api.public_host ?? null);
   const endpoints: Endpoints = { identity: '', compute: '', image: '', region: c.api.region_name };
@@ -97,7 +103,12 @@ export async function startService(o: ServeOptions): Promise<RunningService> {
     reclaimInstanceInterval: c.DEFAULT.reclaim_instance_interval,
     startedTimeoutMs: o.startedTimeoutMs,
     machineTypes: { ...c.libvirt.hw_machine_type },
+    imageDisplay: {
+      showDirectUrl: c.image_store.show_image_direct_url,
+      showMultipleLocations: c.image_store.show_multiple_locations,
+    },
   });
+  bound.core = core;
   await core.manager.reconcile(cache);
 
   const cloudsFile = join(statePath, 'clouds.yaml');
@@ -168,6 +179,7 @@ export async function startService(o: ServeOptions): Promise<RunningService> {
     passwordFile,
     firstStart: boot.created,
     demoImage,
+    storage,
     async stop() {
       await core.close();
       await db.close();

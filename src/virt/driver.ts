@@ -140,8 +140,17 @@ export interface HypervisorDriver {
   /** Managed save. */
   suspend(uuid: string): Promise<void>;
   resume(uuid: string): Promise<void>;
-  /** Copies the root disk, flattened, to targetPath in the given format. */
-  snapshot(uuid: string, targetPath: string, format: 'qcow2' | 'raw'): Promise<void>;
+  /**
+   * Copies the root disk, flattened, to targetPath in the given format. `copy`, when given, does
+   * the copy instead of the driver (a disk backend that knows its storage better, e.g. RBD); the
+   * driver still pauses a running guest around it.
+   */
+  snapshot(
+    uuid: string,
+    targetPath: string,
+    format: 'qcow2' | 'raw',
+    copy?: (targetPath: string, format: 'qcow2' | 'raw') => Promise<void>,
+  ): Promise<void>;
   consoleOutput(uuid: string, maxBytes?: number): Promise<string>;
   info(uuid: string): Promise<InstanceInfo>;
   /** uuids of every guest this driver manages (Kestrel-tagged domains). */

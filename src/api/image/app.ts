@@ -5,7 +5,8 @@ import type { ApiDeps } from '../deps.js';
 import { baseUrl, fastifyOptions, installAuth, need, queryOf } from '../common.js';
 import { installErrorHandling } from '../errors.js';
 import { badRequest, ServiceError } from '../../control/errors.js';
-import { imageSchema, imageView } from './views.js';
+import type { ImageRecord } from '../../db/index.js';
+import { imageSchema, imageView as renderImage } from './views.js';
 
 const VERSIONS = ['2.9', '2.8', '2.7', '2.6', '2.5', '2.4', '2.3', '2.2', '2.1', '2.0'];
 
@@ -27,6 +28,7 @@ const isDiscovery = (req: FastifyRequest) => {
 
 export function createImageApp(d: ApiDeps): FastifyInstance {
   const app = Fastify(fastifyOptions(d.logger, d.bodyLimit));
+  const imageView = (i: ImageRecord) => renderImage(i, d.imageDisplay);
   installErrorHandling(app, 'image');
   app.addHook('onRequest', async (req, reply) => {
     void reply.header('x-openstack-request-id', String(req.id));

@@ -3,8 +3,19 @@ import type { ImageRecord } from '../../db/index.js';
 
 const glanceTime = (iso: string) => iso.replace(/\.\d+Z$/, 'Z');
 
-export function imageView(i: ImageRecord): Record<string, unknown> {
+/** What Glance's show_image_direct_url / show_multiple_locations reveal. */
+export interface ImageDisplay {
+  showDirectUrl?: boolean;
+  showMultipleLocations?: boolean;
+}
+
+export function imageView(i: ImageRecord, display: ImageDisplay = {}): Record<string, unknown> {
+  // Glance: direct_url is the first location; locations lists them with their metadata.
+  const where: Record<string, unknown> = {};
+  if (display.showDirectUrl && i.location) where.direct_url = i.location;
+  if (display.showMultipleLocations) where.locations = i.location ? [{ url: i.location, metadata: {} }] : [];
   return {
+    ...where,
     ...i.properties,
     id: i.id,
     name: i.name,

@@ -10,6 +10,7 @@ import type { HypervisorDriver } from '../../virt/driver.js';
 import { FakeDriver } from '../../virt/fake/driver.js';
 import { LibvirtDriver } from '../../virt/libvirt/driver.js';
 import { startService } from '../../service/service.js';
+import { cephSecretFromConfig } from '../../service/storage.js';
 import { UserError } from '../user-error.js';
 
 interface ServeCliOptions {
@@ -53,6 +54,7 @@ async function makeDriver(
     numMemoryEncryptedGuests: config.libvirt.num_memory_encrypted_guests,
     skipCpuCompareAtStartup: config.workarounds.skip_cpu_compare_at_startup,
     instancesPath: config.DEFAULT.instances_path,
+    rbdSecret: cephSecretFromConfig(config),
     log,
   });
   return { driver, virtType: report.virt_type.value, reason: report.virt_type.reason };

@@ -4,6 +4,7 @@ import { databaseGroup } from './database.js';
 import { defaultGroup } from './default.js';
 import { glanceGroup } from './glance.js';
 import { imageCacheGroup } from './image-cache.js';
+import { imageStoreGroup } from './image-store.js';
 import type { AnyOption, GroupSpec, GroupValues } from './option.js';
 import { libvirtGroup } from './libvirt.js';
 import { workaroundsGroup } from './workarounds.js';
@@ -13,6 +14,7 @@ export const schema = {
   libvirt: libvirtGroup,
   glance: glanceGroup,
   image_cache: imageCacheGroup,
+  image_store: imageStoreGroup,
   workarounds: workaroundsGroup,
   api: apiGroup,
   database: databaseGroup,

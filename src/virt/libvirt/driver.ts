@@ -50,6 +50,7 @@ import { loadFirmwareDescriptors } from './firmware-descriptors.js';
 import { cpuFeatureNames, parseCapabilities, type HostCapabilities } from './host-caps.js';
 import { DEFAULTS, type LibvirtDriverOptions } from './options.js';
 import { snapshotDisk } from './snapshot.js';
+import { ensureCephSecret } from './ceph-secret.js';
 import { SevHostCapabilities } from '../../host/sev.js';
 import { sevOperationConflict } from './configure/sev.js';
 import { checkCpuConfig, checkKvmUsable, checkVersions } from './startup.js';
@@ -73,6 +74,8 @@ export class LibvirtDriver implements HypervisorDriver {
   private readonly modelFeatureCache = new Map<string, Promise<string[] | undefined>>();
   private readonly agentConnected = new Map<string, boolean>();
   private readonly detach: (() => void)[] = [];
+  /** The ceph secret, made sure of once (retried after a failure). */
+  private cephSecret?: Promise<void>;
 
   constructor(private readonly opts: LibvirtDriverOptions) {
     this.log = opts.log ?? silentLogger;
@@ -357,6 +360,19 @@ export class LibvirtDriver implements HypervisorDriver {
     return renderDomain(dom);
   }
 
+  /** Defines the [libvirt] rbd_secret_uuid secret when libvirt lacks it (see ceph-secret.ts). */
+  private ensureCephSecret(): Promise<void> {
+    const o = this.opts.rbdSecret;
+    if (!o) return Promise.resolve();
+    this.cephSecret ??= ensureCephSecret(this.lv, o, this.log).catch((e: unknown) => {
+      this.cephSecret = undefined;
+      throw new VirtError('guest-start-failed', (e as Error).message, {
+        fix: 'check [libvirt] rbd_secret_uuid and rbd_user, and that libvirtd accepts secrets',
+      });
+    });
+    return this.cephSecret;
+  }
+
   spawn(spec: InstanceSpec): Promise<void> {
     const name = this.nameOf(spec.uuid);
     return this.locks.run(spec.uuid, async () => {
@@ -370,6 +386,7 @@ export class LibvirtDriver implements HypervisorDriver {
         if (!isNoDomain(e)) throw e;
       }
       const xml = await this.buildXml(spec);
+      if (spec.rootDisk.kind === 'rbd') await this.ensureCephSecret();
       await withRevert(
         async (revert) => {
           await mkdir(dirname(spec.consoleLogPath), { recursive: true });
@@ -543,7 +560,12 @@ export class LibvirtDriver implements HypervisorDriver {
     return this.withDomain(uuid, 'live migration', (dom) => this.refuseNested(uuid, dom, 'live migration'));
   }
 
-  snapshot(uuid: string, targetPath: string, format: 'qcow2' | 'raw'): Promise<void> {
+  snapshot(
+    uuid: string,
+    targetPath: string,
+    format: 'qcow2' | 'raw',
+    copy?: (targetPath: string, format: 'qcow2' | 'raw') => Promise<void>,
+  ): Promise<void> {
     return this.withDomain(uuid, 'snapshot', async (dom) => {
       const def = await this.definition(dom);
       const disk = def.devices.disks.find((d) => d.device === 'disk');
@@ -555,7 +577,8 @@ export class LibvirtDriver implements HypervisorDriver {
       const running = (await this.state(dom)) === DomainState.RUNNING;
       if (running) await this.lv.domains.suspend(dom);
       try {
-        await snapshotDisk(disk, targetPath, format);
+        if (copy) await copy(targetPath, format);
+        else await snapshotDisk(disk, targetPath, format);
       } finally {
         if (running) await this.lv.domains.resume(dom);
       }

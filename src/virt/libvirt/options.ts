@@ -3,6 +3,7 @@
 import type { Logger } from '../../util/log.js';
 import type { LibvirtClient } from '../../libvirt/index.js';
 import type { CpuMode } from './configure/index.js';
+import type { CephSecretOptions } from './ceph-secret.js';
 
 export interface LibvirtDriverOptions {
   /** An open client (shared with other users), or a URI to connect to (default qemu:///system). */
@@ -43,6 +44,11 @@ export interface LibvirtDriverOptions {
   minQemuVersion?: number;
   clock?: () => Date;
   log?: Logger;
+  /**
+   * `[libvirt] rbd_secret_uuid` with rbd_user: the ceph secret the driver defines (once, before
+   * the first guest with an RBD disk starts) when libvirt does not have it (ceph-secret.ts).
+   */
+  rbdSecret?: CephSecretOptions;
 }
 
 export const DEFAULTS = {
