@@ -10,7 +10,10 @@ import SQLite from 'better-sqlite3';
 import { run } from '../../src/util/run.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
-const KESTREL = join(ROOT, 'bin', 'kestrel');
+// The CLI itself, not bin/kestrel: that wrapper runs it as a child process, and a SIGKILL of
+// the wrapper would leave the real service running.
+const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
+const TSX = import.meta.resolve('tsx');
 export const TEST_IMAGES = process.env.KESTREL_TEST_IMAGES ?? '/var/cache/kestrel/test-images';
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -89,7 +92,7 @@ export class ServeProcess {
     }
     const child = spawn(
       process.execPath,
-      [KESTREL, 'serve', '--config', join(this.dir, 'kestrel.conf'), '--no-probe'],
+      ['--import', TSX, MAIN, 'serve', '--config', join(this.dir, 'kestrel.conf'), '--no-probe'],
       {
         env: {
           ...process.env,
@@ -230,6 +233,7 @@ export class ServeProcess {
     const out = new Map<string, string>();
     for (const name of r.stdout.split('\n').map((s) => s.trim())) {
       const uuid = name.replace(/^instance-/, '');
+      if (!name.startsWith('instance-') || !UUID_RE.test(uuid)) continue;
       if (!this.created.has(uuid) && !existsSync(join(this.instancesPath, uuid))) continue;
       const st = await run(['virsh', '-c', 'qemu:///system', 'domstate', name], { timeoutMs: 30_000 });
       out.set(uuid, st.stdout.trim());
