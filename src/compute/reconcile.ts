@@ -144,6 +144,8 @@ function isNotFound(e: unknown): boolean {
 export class Reconciler {
   private readonly log: Logger;
   private readonly report = emptyReport();
+  /** Guests destroyed during this run (the initial sweep is not repeated). */
+  private readonly destroyed = new Set<string>();
 
   constructor(private readonly o: ReconcileOptions) {
     this.log = (o.logger ?? silentLogger).child({ component: 'reconcile' });
@@ -162,11 +164,12 @@ export class Reconciler {
     } catch (e) {
       if (!isNotFound(e)) throw e;
     }
+    this.destroyed.add(uuid);
   }
 
   async run(): Promise<ReconcileReport> {
     const started = performance.now();
-    const { repos, driver, host } = this.o;
+    const { repos, host } = this.o;
     const mine = await repos.instances.list({ host });
     const unscheduled = (await repos.instances.list({ vmStates: ['building'] })).filter(
       (i) => i.host === null,
@@ -174,8 +177,8 @@ export class Reconciler {
     const instances = [...mine, ...unscheduled];
     this.report.instances = instances.length;
 
-    const domains = new Set(await driver.list());
-    const power = await this.powerStates(domains, mine);
+    // One sweep of the hypervisor: listing guests costs a metadata read per domain.
+    const { domains, power } = await this.guests(mine);
 
     const actions = await openActions(
       repos.db,
@@ -197,12 +200,9 @@ export class Reconciler {
     });
 
     const live = new Set((await repos.instances.list({ host })).map((i) => i.uuid));
-    await this.domains(new Set(await driver.list()), live).catch((e) =>
-      this.failed('checking the domains', e),
-    );
-    await this.diskDirs(new Set(await driver.list()), live).catch((e) =>
-      this.failed('checking instance directories', e),
-    );
+    const remaining = () => new Set([...domains].filter((u) => !this.destroyed.has(u)));
+    await this.domains(remaining(), live).catch((e) => this.failed('checking the domains', e));
+    await this.diskDirs(remaining(), live).catch((e) => this.failed('checking instance directories', e));
     await this.cacheParts().catch((e) => this.failed('checking the image cache', e));
     await this.allocations().catch((e) => this.failed('checking allocations', e));
     this.report.ms = Math.round(performance.now() - started);
@@ -210,11 +210,13 @@ export class Reconciler {
     return this.report;
   }
 
-  /** Power states of this host's guests: one sweep when the driver has it, else one call each. */
-  private async powerStates(domains: Set<string>, mine: Instance[]): Promise<Map<string, number>> {
+  /** This host's guests and their power states: one sweep when the driver has it, else one call each. */
+  private async guests(mine: Instance[]): Promise<{ domains: Set<string>; power: Map<string, number> }> {
     if (this.o.driver.syncPowerStates) {
-      return new Map(await this.o.driver.syncPowerStates());
+      const power = new Map<string, number>(await this.o.driver.syncPowerStates());
+      return { domains: new Set(power.keys()), power };
     }
+    const domains = new Set(await this.o.driver.list());
     const m = new Map<string, number>();
     await pool(
       mine.filter((i) => domains.has(i.uuid)),
@@ -227,7 +229,7 @@ export class Reconciler {
         }
       },
     );
-    return m;
+    return { domains, power: m };
   }
 
   /** Returns whether the interrupted operation ended as a success (for closing its action). */
