@@ -1,9 +1,17 @@
 // One scheduling decision over 10,000 generated providers with traits and encrypted-memory
 // slots. Baseline in the same run: a bare loop over the same providers reading one field,
 // so the machine's noise shows. Target: p99 ≤ 5 ms.
-import type { ProviderState } from '../src/db/index.js';
+// Then the same providers in a SQLite database, as the service decides: cold (load every
+// provider and build the table — what each boot used to pay), warm (the cached table after
+// its signature check), and a whole warm claim (decision + generation-checked transaction).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDatabase, Repositories, type ProviderState } from '../src/db/index.js';
 import { buildResourceRequest } from '../src/control/scheduler/request.js';
 import { HostTable, selectHost } from '../src/control/scheduler/select.js';
+import { hostStateCache } from '../src/control/scheduler/host-cache.js';
+import { claimResources } from '../src/control/scheduler/claim.js';
 
 const N = 10_000;
 const ROUNDS = 300;
@@ -98,6 +106,75 @@ for (let i = 0; i < ROUNDS; i++) {
   base.push(performance.now() - t);
   if (sum < 0) console.log(sum);
 }
+// --- in the service: the same providers in SQLite --------------------------------------
+const dir = mkdtempSync(join(tmpdir(), 'kt-scheduler-bench-'));
+const opened = await openDatabase({ statePath: dir });
+const repos = new Repositories(opened.db);
+const tl = performance.now();
+await repos.transaction(async (tx) => {
+  const chunk = <T>(xs: T[], n: number) =>
+    Array.from({ length: Math.ceil(xs.length / n) }, (_, i) => xs.slice(i * n, i * n + n));
+  for (const part of chunk(providers, 500)) {
+    await tx.db
+      .insertInto('resource_providers')
+      .values(part.map((p) => ({ uuid: p.uuid, number: p.number, name: p.name, generation: p.generation })))
+      .execute();
+    const invs = part.flatMap((p) =>
+      Object.entries(p.inventories).map(([rc, v]) => ({
+        provider_uuid: p.uuid,
+        resource_class: rc,
+        total: v.total,
+        reserved: v.reserved,
+        min_unit: v.minUnit,
+        max_unit: v.maxUnit,
+        step_size: v.stepSize,
+        allocation_ratio: v.allocationRatio,
+      })),
+    );
+    await tx.db.insertInto('inventories').values(invs).execute();
+    const traits = part.flatMap((p) => [...p.traits].map((trait) => ({ provider_uuid: p.uuid, trait })));
+    if (traits.length) await tx.db.insertInto('provider_traits').values(traits).execute();
+    const allocs = part.flatMap((p) =>
+      Object.entries(p.usages)
+        .filter(([, used]) => used > 0)
+        .map(([rc, used]) => ({
+          consumer_uuid: `used-${p.uuid}`,
+          provider_uuid: p.uuid,
+          resource_class: rc,
+          used,
+        })),
+    );
+    if (allocs.length) await tx.db.insertInto('allocations').values(allocs).execute();
+  }
+});
+const loadMs = performance.now() - tl;
+const cache = hostStateCache(repos);
+const cold: number[] = [];
+for (let i = 0; i < 10; i++) {
+  cache.invalidate();
+  const t = performance.now();
+  await cache.select(req);
+  cold.push(performance.now() - t);
+}
+const warm: number[] = [];
+for (let i = 0; i < 20; i++) await cache.select(req);
+for (let i = 0; i < ROUNDS; i++) {
+  const t = performance.now();
+  const r = await cache.select(req);
+  warm.push(performance.now() - t);
+  if (!r.ok) throw new Error('bench: the warm decision found no host');
+}
+const reloadsBefore = cache.reloads;
+const claims: number[] = [];
+for (let i = 0; i < 100; i++) {
+  const t = performance.now();
+  await claimResources(repos, `bench-${i}`, req);
+  claims.push(performance.now() - t);
+}
+const claimReloads = cache.reloads - reloadsBefore;
+await opened.close();
+rmSync(dir, { recursive: true, force: true });
+
 const out = {
   bench: 'scheduler',
   providers: N,
@@ -109,6 +186,12 @@ const out = {
   decisions_with_host: chosen,
   table_build_ms: +buildMs.toFixed(3),
   with_table_build_p50_ms: +pct(withBuild, 50).toFixed(3),
+  db_cold_decision_p50_ms: +pct(cold, 50).toFixed(3),
+  db_warm_decision_p50_ms: +pct(warm, 50).toFixed(3),
+  db_warm_decision_p99_ms: +pct(warm, 99).toFixed(3),
+  db_warm_claim_p50_ms: +pct(claims, 50).toFixed(3),
+  db_warm_claim_p99_ms: +pct(claims, 99).toFixed(3),
+  db_reloads_during_100_claims: claimReloads,
 };
 console.log(`scheduler: ${N} providers, request ${JSON.stringify(req)}`);
 console.log(
@@ -116,5 +199,11 @@ console.log(
 );
 console.log(
   `host table build ${out.table_build_ms} ms; decision including a fresh table p50 ${out.with_table_build_p50_ms} ms`,
+);
+console.log(
+  `in the service (SQLite, ${N} providers loaded in ${loadMs.toFixed(0)} ms): cold decision (load providers + build table) p50 ${out.db_cold_decision_p50_ms} ms; warm decision (cached table, signature check) p50 ${out.db_warm_decision_p50_ms} ms, p99 ${out.db_warm_decision_p99_ms} ms`,
+);
+console.log(
+  `warm claim (decision + generation-checked transaction) p50 ${out.db_warm_claim_p50_ms} ms, p99 ${out.db_warm_claim_p99_ms} ms; table reloads during 100 claims: ${claimReloads}`,
 );
 console.log(`BENCH ${JSON.stringify(out)}`);

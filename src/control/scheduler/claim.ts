@@ -4,7 +4,8 @@
 import { Repositories } from '../../db/index.js';
 import { ServiceError } from '../errors.js';
 import type { ResourceRequest } from './request.js';
-import { firstFailure, noValidHostMessage, selectHost } from './select.js';
+import { firstFailure, noValidHostMessage } from './select.js';
+import { hostStateCache } from './host-cache.js';
 
 export interface Claim {
   providerUuid: string;
@@ -21,20 +22,22 @@ export async function claimResources(
   opts: { disabledHosts?: ReadonlySet<string>; maxAttempts?: number } = {},
 ): Promise<Claim> {
   const attempts = opts.maxAttempts ?? 10;
+  const hosts = hostStateCache(repos);
   for (let i = 0; i < attempts; i++) {
-    const providers = await repos.placement.providers();
-    const sel = selectHost(providers, req, opts);
+    const sel = await hosts.select(req, opts);
     if (!sel.ok) throw new ServiceError('no_valid_host', noValidHostMessage(sel.failures));
     const chosen = sel.provider;
     try {
-      await repos.transaction(async (tx) => {
+      const committed = await repos.transaction(async (tx) => {
         const [now] = await tx.placement.providers([chosen.uuid]);
         const why = now ? firstFailure(now, req, opts.disabledHosts) : 'the host went away';
         if (why !== undefined) throw new GenerationConflict(why);
         await tx.placement.insertAllocations(consumer, now.uuid, req.resources);
         if (!(await tx.placement.bumpIf(now.uuid, now.generation)))
           throw new GenerationConflict('generation moved');
+        return now;
       });
+      hosts.claimed(committed, req.resources);
       return { providerUuid: chosen.uuid, host: chosen.name, resources: req.resources };
     } catch (e) {
       if (!(e instanceof GenerationConflict)) throw e;

@@ -55,30 +55,55 @@ export class HostTable {
   private readonly minUnit = new Map<string, Float64Array>();
   private readonly maxUnit = new Map<string, Float64Array>();
   private readonly traitCols = new Map<string, Uint8Array>();
-  private readonly freeRam: Float64Array;
+  private freeRam: Float64Array;
+  private readonly rows: ProviderState[];
+  private byUuid?: Map<string, number>;
 
-  constructor(readonly providers: readonly ProviderState[]) {
+  constructor(providers: readonly ProviderState[]) {
+    this.rows = [...providers];
     const n = (this.size = providers.length);
-    for (let i = 0; i < n; i++) {
-      const p = providers[i];
-      for (const rc in p.inventories) {
-        if (!this.free.has(rc)) {
-          this.free.set(rc, new Float64Array(n).fill(-1));
-          this.minUnit.set(rc, new Float64Array(n));
-          this.maxUnit.set(rc, new Float64Array(n).fill(-1));
-        }
-        const inv = p.inventories[rc];
-        this.free.get(rc)![i] = capacityOf(inv) - (p.usages[rc] ?? 0);
-        this.minUnit.get(rc)![i] = inv.minUnit;
-        this.maxUnit.get(rc)![i] = inv.maxUnit;
-      }
-      for (const t of p.traits) {
-        let col = this.traitCols.get(t);
-        if (!col) this.traitCols.set(t, (col = new Uint8Array(n)));
-        col[i] = 1;
-      }
-    }
+    for (let i = 0; i < n; i++) this.fill(i);
     this.freeRam = this.free.get('MEMORY_MB') ?? new Float64Array(n);
+  }
+
+  get providers(): readonly ProviderState[] {
+    return this.rows;
+  }
+
+  indexOf(uuid: string): number {
+    if (!this.byUuid) this.byUuid = new Map(this.rows.map((p, i) => [p.uuid, i]));
+    return this.byUuid.get(uuid) ?? -1;
+  }
+
+  /** Replaces one host's row (after a claim on it): a few numbers, not a rebuild. */
+  update(i: number, p: ProviderState): void {
+    this.rows[i] = p;
+    for (const free of this.free.values()) free[i] = -1;
+    for (const max of this.maxUnit.values()) max[i] = -1;
+    for (const col of this.traitCols.values()) col[i] = 0;
+    this.fill(i);
+    this.freeRam = this.free.get('MEMORY_MB') ?? this.freeRam;
+  }
+
+  private fill(i: number): void {
+    const n = this.size;
+    const p = this.rows[i];
+    for (const rc in p.inventories) {
+      if (!this.free.has(rc)) {
+        this.free.set(rc, new Float64Array(n).fill(-1));
+        this.minUnit.set(rc, new Float64Array(n));
+        this.maxUnit.set(rc, new Float64Array(n).fill(-1));
+      }
+      const inv = p.inventories[rc];
+      this.free.get(rc)![i] = capacityOf(inv) - (p.usages[rc] ?? 0);
+      this.minUnit.get(rc)![i] = inv.minUnit;
+      this.maxUnit.get(rc)![i] = inv.maxUnit;
+    }
+    for (const t of p.traits) {
+      let col = this.traitCols.get(t);
+      if (!col) this.traitCols.set(t, (col = new Uint8Array(n)));
+      col[i] = 1;
+    }
   }
 
   /** Index of the best host for the request (most free RAM), or -1. */
@@ -108,7 +133,7 @@ export class HostTable {
         if (c.max[i] < 0 || c.amount > c.max[i] || c.amount < c.min[i] || c.amount > c.free[i])
           continue outer;
       }
-      if (disabled !== undefined && disabled.has(this.providers[i].name)) continue;
+      if (disabled !== undefined && disabled.has(this.rows[i].name)) continue;
       const w = this.freeRam[i];
       if (w > bestWeight) {
         best = i;
