@@ -83,6 +83,8 @@ export interface ReconcileReport {
   cacheFilesRemoved: string[];
   allocationsReleased: string[];
   snapshotsKilled: string[];
+  /** `<instances_path>/snapshots/<image>.qcow2` copies left by an interrupted snapshot. */
+  snapshotFilesRemoved: string[];
   /** Steps that failed (logged; reconciliation carries on with the rest). */
   failures: string[];
   ms: number;
@@ -106,6 +108,7 @@ function emptyReport(): ReconcileReport {
     cacheFilesRemoved: [],
     allocationsReleased: [],
     snapshotsKilled: [],
+    snapshotFilesRemoved: [],
     failures: [],
     ms: 0,
   };
@@ -204,6 +207,7 @@ export class Reconciler {
     await this.domains(remaining(), live).catch((e) => this.failed('checking the domains', e));
     await this.diskDirs(remaining(), live).catch((e) => this.failed('checking instance directories', e));
     await this.cacheParts().catch((e) => this.failed('checking the image cache', e));
+    await this.snapshotFiles().catch((e) => this.failed('checking snapshot files', e));
     await this.allocations().catch((e) => this.failed('checking allocations', e));
     this.report.ms = Math.round(performance.now() - started);
     this.summarize();
@@ -374,6 +378,28 @@ export class Reconciler {
       } catch (e) {
         this.failed(`removing orphaned directory ${uuid}`, e);
       }
+    }
+  }
+
+  /**
+   * Flattened copies a snapshot writes before uploading (compute manager): at start-up no
+   * snapshot of this service runs, so a copy whose image is not still being saved is dead.
+   */
+  private async snapshotFiles(): Promise<void> {
+    const dir = join(this.o.instancesPath, 'snapshots');
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      const m = /^([0-9a-f-]{36})\.(qcow2|raw)$/.exec(n);
+      if (!m) continue;
+      const image = await this.o.repos.images.get(m[1]);
+      if (image && (image.status === 'queued' || image.status === 'saving')) continue;
+      await rm(join(dir, n), { force: true });
+      this.report.snapshotFilesRemoved.push(n);
     }
   }
 

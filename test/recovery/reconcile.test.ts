@@ -70,6 +70,28 @@ describe('start-up reconciliation (fake driver)', () => {
     writeFileSync(join(cache.baseDir, partName), 'half an image');
     writeFileSync(join(cache.baseDir, 'b'.repeat(40)), 'a complete base');
 
+    // 12. a snapshot cut short: its image queued, its flattened copy on disk
+    const snap = await w.instance({ vmState: 'active', taskState: 'image_uploading' });
+    await w.guest(snap.uuid);
+    ids.snapInstance = snap.uuid;
+    ids.snapImage = randomUUID();
+    await w.repos.images.create({
+      id: ids.snapImage,
+      name: 'kt-recovery-snap',
+      visibility: 'private',
+      protected: false,
+      osHidden: false,
+      owner: 'p1',
+      containerFormat: 'bare',
+      diskFormat: 'qcow2',
+      minDisk: 0,
+      minRam: 0,
+      properties: { instance_uuid: snap.uuid, image_type: 'snapshot' },
+      tags: [],
+    });
+    mkdirSync(join(w.instancesPath, 'snapshots'), { recursive: true });
+    writeFileSync(join(w.instancesPath, 'snapshots', `${ids.snapImage}.qcow2`), 'half a copy');
+
     report = await reconcileAtStartup({
       repos: w.repos,
       driver: w.driver,
@@ -159,6 +181,16 @@ describe('start-up reconciliation (fake driver)', () => {
     assert.ok(report.allocationsReleased.includes(ids.orphanAlloc));
     assert.ok((await w.repos.placement.allocationsOf(ids.fine)).length > 0, 'live instances keep theirs');
     assert.deepEqual(report.failures, []);
+  });
+
+  test('a snapshot cut short: image killed, its copy removed, the instance back to ACTIVE', async () => {
+    const img = await w.repos.images.get(ids.snapImage);
+    assert.equal(img?.status, 'killed');
+    assert.match(img?.failure ?? '', /interrupted/);
+    assert.equal(existsSync(join(w.instancesPath, 'snapshots', `${ids.snapImage}.qcow2`)), false);
+    const i = (await inst(ids.snapInstance))!;
+    assert.equal(i.vmState, 'active');
+    assert.equal(i.taskState, null);
   });
 
   test('a second run finds nothing left to do', async () => {
