@@ -32,6 +32,9 @@ describe('images_type=flat through the Compute API (real libvirt, TCG)', () => {
 
   test('a guest boots from a flat copy of the image; delete removes the disk', async () => {
     assert.equal(k.svc.storage.backend.kind, 'flat');
+    const img = (await k.imageApi('GET', `/v2/images/${k.imageId}`)).body;
+    assert.equal(img.status, 'active');
+    assert.equal('direct_url' in img || 'locations' in img, false, 'show_image_direct_url is off by default');
     const id = await k.boot('flat');
     await k.waitFor(id, 'ACTIVE');
     const disk = join(k.config.DEFAULT.instances_path, id, 'disk');

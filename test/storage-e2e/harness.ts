@@ -28,7 +28,11 @@ export interface Kestrel {
   token: string;
   imageId: string;
   flavorRef: string;
-  compute(method: string, url: string, body?: unknown): Promise<{ status: number; text: string; body: Body }>;
+  compute(
+    method: string,
+    url: string,
+    body?: unknown,
+  ): Promise<{ status: number; text: string; body: Body; headers: Record<string, unknown> }>;
   imageApi(
     method: string,
     url: string,
@@ -135,7 +139,12 @@ export async function startKestrel(o: KestrelOptions): Promise<Kestrel> {
       },
       payload: body === undefined ? undefined : JSON.stringify(body),
     });
-    return { status: r.statusCode, text: r.body, body: r.body ? JSON.parse(r.body) : undefined };
+    return {
+      status: r.statusCode,
+      text: r.body,
+      body: r.body ? JSON.parse(r.body) : undefined,
+      headers: r.headers,
+    };
   };
   const imageApi: Kestrel['imageApi'] = async (method, url, body = {}) => {
     const r = await s.core.apps.image.inject({

@@ -9,6 +9,7 @@ import { rbdStoreCases } from './rbd-store.cases.js';
 import { rbdDownloadCases } from './rbd-download.cases.js';
 import { rbdBackendCases } from './rbd-backend.cases.js';
 import { rbdBootCases } from './rbd-boot.cases.js';
+import { rbdServiceCases } from '../storage-e2e/rbd.cases.js';
 import { runBackendConformance, type ConformanceCheck } from '../images/backend-conformance.js';
 import { RbdDiskBackend } from '../../src/images/backends/rbd.js';
 
@@ -37,6 +38,14 @@ describe('images_type=rbd backend', { skip }, () => {
 describe('RBD boot through libvirt', { skip }, () => {
   rbdBootCases(env, prefix);
 });
+
+describe(
+  'Kestrel service on Ceph (API end to end: images_type=rbd, RBD image store, direct download)',
+  { skip },
+  () => {
+    rbdServiceCases(env, prefix);
+  },
+);
 
 const allChecks: ConformanceCheck[] = [
   'raw-base',
