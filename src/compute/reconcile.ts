@@ -314,7 +314,13 @@ export class Reconciler {
       }
       return task === null;
     }
-    const state = power ?? PowerState.NOSTATE;
+    let state: number = power ?? PowerState.NOSTATE;
+    // A snapshot pauses a running guest while it copies the disk: one cut short leaves it paused.
+    if (task?.startsWith('image_') && inst.vmState === 'active' && state === PowerState.PAUSED) {
+      await this.o.driver.unpause(uuid);
+      state = PowerState.RUNNING;
+      this.log.info({ instance: uuid }, 'resumed a guest left paused by an interrupted snapshot');
+    }
     const vmState = vmStateForPower(inst.vmState, state);
     if (task !== null || vmState !== inst.vmState || state !== inst.powerState) {
       if (state !== inst.powerState) this.report.powerStatesChanged++;

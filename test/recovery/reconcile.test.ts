@@ -73,6 +73,7 @@ describe('start-up reconciliation (fake driver)', () => {
     // 12. a snapshot cut short: its image queued, its flattened copy on disk
     const snap = await w.instance({ vmState: 'active', taskState: 'image_uploading' });
     await w.guest(snap.uuid);
+    await w.driver.pause(snap.uuid); // as the snapshot's disk copy does
     ids.snapInstance = snap.uuid;
     ids.snapImage = randomUUID();
     await w.repos.images.create({
@@ -191,6 +192,8 @@ describe('start-up reconciliation (fake driver)', () => {
     const i = (await inst(ids.snapInstance))!;
     assert.equal(i.vmState, 'active');
     assert.equal(i.taskState, null);
+    assert.equal(i.powerState, PowerState.RUNNING, 'the guest the copy had paused runs again');
+    assert.equal((await w.driver.info(ids.snapInstance)).state, PowerState.RUNNING);
   });
 
   test('a second run finds nothing left to do', async () => {
