@@ -432,7 +432,11 @@ export class ImageService {
     const img = await this.get(ctx, id);
     this.canWrite(ctx, img);
     if (img.protected) throw forbidden(`Image ${id} is protected and cannot be deleted.`);
-    await this.store.delete(id).catch(() => undefined);
+    await this.store.delete(id).catch((e: unknown) => {
+      // Glance's InUseByStore: RBD instance disks are still clones of this image's snapshot.
+      if ((e as { code?: unknown }).code === 'image-in-use')
+        throw conflict(`Image ${id} could not be deleted because it is in use: ${(e as Error).message}`);
+    });
     await this.repos.images.delete(id);
   }
 

@@ -81,6 +81,10 @@ export function rbdServiceCases(env: () => CephEnv, prefix: string): void {
     assert.match(xml, new RegExp(`<secret type='ceph' uuid='${secretUuid}'/>`));
     await k.client.secrets.lookupByUuid(secretUuid); // the driver defined it
     await k.consoleHas(id, 'GUEST-BOOTED');
+    // The image cannot go while a disk is its clone (Glance's InUseByStore: 409), and stays whole.
+    const inUse = await k.imageApi('DELETE', `/v2/images/${k.imageId}`);
+    assert.equal(inUse.status, 409, JSON.stringify(inUse.body));
+    assert.equal((await k.imageApi('GET', `/v2/images/${k.imageId}`)).body.status, 'active');
 
     // Snapshot: the running guest's disk is exported from RBD by the backend, stored in RBD.
     const snap = await k.compute('POST', `/v2.1/servers/${id}/action`, {
