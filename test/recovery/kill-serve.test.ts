@@ -100,9 +100,78 @@ describe('kill -9 of kestrel serve during boots and deletes', { skip, timeout: 2
     });
   }
 
+  const STATE_OF: Record<string, string> = {
+    ACTIVE: 'running',
+    PAUSED: 'paused',
+    SHUTOFF: 'shut off',
+    SUSPENDED: 'shut off',
+  };
+
+  for (const seed of [71, 83]) {
+    test(`seed ${seed}: kill during stop, reboots, pause and a snapshot`, async (t) => {
+      const rand = seeded(seed);
+      const refs = await svc.bootRefs();
+      const ids = await Promise.all(
+        Array.from({ length: 5 }, (_, i) => svc.boot(`kt-recovery-a${seed}-${i}`, refs)),
+      );
+      for (const id of ids) {
+        await svc.waitFor(id, (s) => s?.status === 'ACTIVE' && !s['OS-EXT-STS:task_state'], 90_000);
+      }
+      const snapName = `kt-recovery-snap-${seed}`;
+      const actions: unknown[] = [
+        { 'os-stop': null },
+        { reboot: { type: 'HARD' } },
+        { pause: null },
+        { createImage: { name: snapName } },
+        { reboot: { type: 'SOFT' } },
+      ];
+      const sent = ids.map((id, i) =>
+        svc.api('compute', 'POST', `/servers/${id}/action`, actions[i]).catch(() => undefined),
+      );
+      const killAfter = Math.round(rand() * 700);
+      await sleep(killAfter);
+      await svc.kill();
+      totals.kills++;
+      await Promise.all(sent);
+      await svc.start();
+      totals.instances += ids.length;
+      // Each server's status is its guest's real state, with no task left over.
+      const domains = await svc.domains();
+      for (const id of ids) {
+        const s = (await svc.server(id))!;
+        assert.equal(s['OS-EXT-STS:task_state'] ?? null, null, `${id} still has a task`);
+        assert.ok(STATE_OF[s.status], `${id} is ${s.status}`);
+        assert.equal(
+          domains.get(id),
+          STATE_OF[s.status],
+          `${id} is ${s.status}, its guest ${domains.get(id)}`,
+        );
+        if (s.status === 'ACTIVE') totals.active++;
+      }
+      // The snapshot ended one way or the other; no half-written copy stays behind.
+      const images = (await svc.api('image', 'GET', `/v2/images?name=${snapName}`)).json.images as {
+        id: string;
+        status: string;
+      }[];
+      for (const im of images) assert.ok(['active', 'killed'].includes(im.status), `snapshot ${im.status}`);
+      const snapDir = join(svc.instancesPath, 'snapshots');
+      if (existsSync(snapDir)) assert.deepEqual(readdirSync(snapDir), [], 'no snapshot copies left');
+      t.diagnostic(
+        `killed ${killAfter} ms into the actions: ${(await Promise.all(ids.map((id) => svc.server(id)))).map((s) => s!.status).join(' ')}; snapshot ${images.map((i) => i.status).join(',') || 'not created'}`,
+      );
+      for (const im of images) await svc.api('image', 'DELETE', `/v2/images/${im.id}`);
+      for (const id of ids) await svc.api('compute', 'DELETE', `/servers/${id}`);
+      for (const id of ids) await svc.waitFor(id, (x) => x === undefined, 60_000);
+      totals.deleted += ids.length;
+      const left = await orphans([]);
+      totals.orphans += left.length;
+      assert.deepEqual(left, [], 'nothing left after the deletes');
+    });
+  }
+
   test('totals', (t) => {
     t.diagnostic(`FAULT-INJECTION ${JSON.stringify(totals)}`);
-    assert.equal(totals.kills, SEEDS.length * 2);
+    assert.equal(totals.kills, SEEDS.length * 2 + 2);
     assert.equal(totals.orphans, 0);
   });
 });
