@@ -1,11 +1,17 @@
 // API figures: GET /servers/detail with 1,000 servers (p50), authenticated simple GETs per
 // second under autocannon, RSS idle and with 1,000 servers. Baseline in the same run: the
 // unauthenticated version document (GET /) on the same server, i.e. the HTTP stack alone,
-// and the same 1,000 rows read and serialized without Kestrel. Run with --expose-gc for
-// steadier RSS figures (npm run bench -- api does not; the figures are then rougher).
-import { mkdtempSync, rmSync } from 'node:fs';
+// and the same 1,000 rows read and serialized without Kestrel.
+// RSS is measured twice: in this process (tsx's compiler, autocannon and the fetch client
+// share the heap; run with --expose-gc for steadier figures), and — the figure the target is
+// about — the service alone in a child process (bench/api-rss-child.mjs) running the build in
+// dist/ as bin/kestrel does (KESTREL_DIST=… to point elsewhere), or the sources through tsx
+// when nothing is built.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import autocannon from 'autocannon';
@@ -134,12 +140,56 @@ const getRps = await cannon('/v2.1/flavors/1', true);
 console.log(
   `autocannon 10 connections × 5 s: GET /v2.1/flavors/1 (token) ${getRps.toFixed(0)} req/s (target ≥ 2,000); baseline GET / (no auth, no DB) ${baselineRps.toFixed(0)} req/s`,
 );
-console.log(`RSS idle ${rssIdle} MB, with 1,000 servers ${rss1000} MB`);
+console.log(
+  `RSS in this process (bench client and tsx included): idle ${rssIdle} MB, with 1,000 servers ${rss1000} MB`,
+);
 
 await core.close();
 await driver.close();
 await db.close();
 rmSync(dir, { recursive: true, force: true });
+
+// --- the service alone, as deployed ----------------------------------------------------
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = process.env.KESTREL_DIST ?? join(root, 'dist');
+const built = existsSync(join(dist, 'service', 'core.js'));
+const child = fork(join(root, 'bench', 'api-rss-child.mjs'), [built ? dist : join(root, 'src')], {
+  execArgv: built ? ['--expose-gc'] : ['--expose-gc', '--import', 'tsx'],
+  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+});
+const replies: unknown[] = [];
+let wake: (() => void) | undefined;
+child.on('message', (m) => {
+  replies.push(m);
+  wake?.();
+});
+const reply = async <T>(msg?: string): Promise<T> => {
+  if (msg) child.send(msg);
+  while (replies.length === 0) {
+    await new Promise<void>((resolve, reject) => {
+      wake = resolve;
+      child.once('exit', (code) => reject(new Error(`bench: the RSS child exited (${code})`)));
+    });
+  }
+  return replies.shift() as T;
+};
+type Mem = { rss: number; heapUsed: number; external: number };
+const { port, token: childToken } = await reply<{ port: number; token: string }>();
+const childGet = async (path: string) => {
+  const r = await fetch(`http://127.0.0.1:${port}${path}`, { headers: { 'x-auth-token': childToken } });
+  await r.arrayBuffer();
+  if (r.status !== 200) throw new Error(`child ${path}: ${r.status}`);
+};
+for (let i = 0; i < 50; i++) await childGet('/v2.1/flavors/1');
+const alone = await reply<Mem>('rss');
+await reply('insert');
+for (let i = 0; i < 20; i++) await childGet('/v2.1/servers/detail');
+const alone1000 = await reply<Mem>('rss');
+child.send('stop');
+await new Promise((resolve) => child.once('exit', resolve));
+console.log(
+  `the service alone (${built ? `built, ${dist}` : 'sources through tsx: npm run build for the deployed figure'}): RSS idle ${alone.rss} MB (heap ${alone.heapUsed} MB), with 1,000 servers ${alone1000.rss} MB (heap ${alone1000.heapUsed} MB; +${(alone1000.rss - alone.rss).toFixed(1)} MB); target ≤ 120 MB idle, ≤ +20 MB`,
+);
 console.log(
   `BENCH ${JSON.stringify({
     bench: 'api',
@@ -150,5 +200,9 @@ console.log(
     baseline_version_doc_rps: Math.round(baselineRps),
     rss_idle_mb: rssIdle,
     rss_1000_mb: rss1000,
+    service_alone_built: built,
+    service_alone_rss_idle_mb: alone.rss,
+    service_alone_rss_1000_mb: alone1000.rss,
+    service_alone_heap_idle_mb: alone.heapUsed,
   })}`,
 );
