@@ -98,6 +98,12 @@ export class LifecycleOperations {
     if (state === PowerState.SHUTDOWN || state === PowerState.CRASHED) return;
     await s.driver.powerOff(uuid, await this.shutdownSeconds(s, uuid));
     if (state === PowerState.RUNNING) r.add('power the guest on again', () => s.driver.powerOn(uuid));
+    if (state === PowerState.PAUSED) {
+      r.add('power the guest on again, paused', async () => {
+        await s.driver.powerOn(uuid);
+        await s.driver.pause(uuid);
+      });
+    }
   }
 
   /** Creates the root disk from image, spawns and waits for "started"; undos registered. */

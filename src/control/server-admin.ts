@@ -136,7 +136,8 @@ export async function diagnostics(
   }
   // The pre-2.48 form is the driver's own dictionary (libvirt: cpu time, memory in KiB).
   return {
-    cpu_time: Number(info.cpuTimeNs),
+    // Per-vCPU times are not read; with one vCPU the total is cpu0_time, as libvirt reports it.
+    [info.vcpus === 1 ? 'cpu0_time' : 'cpu_time']: Number(info.cpuTimeNs),
     vcpus: info.vcpus,
     memory: info.maxMemoryKb,
     'memory-actual': info.memoryKb,
