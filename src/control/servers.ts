@@ -506,13 +506,12 @@ export class ServerService {
     }
     const limitS = one('limit');
     let next: string | undefined;
-    if (limitS !== undefined) {
-      if (!/^\d+$/.test(limitS)) throw badRequest('limit must be a whole number ≥ 0.');
-      const limit = Math.min(Number(limitS), 1000);
-      if (rows.length > limit) {
-        rows = rows.slice(0, limit);
-        next = rows.length ? rows[rows.length - 1].uuid : undefined;
-      }
+    if (limitS !== undefined && !/^\d+$/.test(limitS)) throw badRequest('limit must be a whole number ≥ 0.');
+    // Without a limit Nova still pages at [api] max_limit (osapi_max_limit, 1000).
+    const limit = Math.min(limitS === undefined ? 1000 : Number(limitS), 1000);
+    if (rows.length > limit) {
+      rows = rows.slice(0, limit);
+      next = rows.length ? rows[rows.length - 1].uuid : undefined;
     }
     const errored = rows.filter((r) => r.vmState === 'error' || r.deleted).map((r) => r.uuid);
     const faults = await this.repos.instances.latestFaults(errored);

@@ -58,9 +58,8 @@ export function registerServerRoutes(
     };
     if (next) {
       const limit = Array.isArray(q.limit) ? q.limit[q.limit.length - 1] : q.limit;
-      body.servers_links = [
-        { rel: 'next', href: `${b}/v2.1/servers${detail ? '/detail' : ''}?limit=${limit}&marker=${next}` },
-      ];
+      const params = limit === undefined ? `marker=${next}` : `limit=${limit}&marker=${next}`;
+      body.servers_links = [{ rel: 'next', href: `${b}/v2.1/servers${detail ? '/detail' : ''}?${params}` }];
     }
     return body;
   };
