@@ -14,6 +14,8 @@
 // - An instance left mid-action (powering-off, rebooting, image_snapshot …) gets its task
 //   cleared and its vm_state read from its guest's real power state; the action is not
 //   retried. A snapshot image left queued/saving is marked killed.
+// - An ERROR instance that never ran (launched_at unset) but still has a guest — a failed
+//   build whose undo could not reach libvirtd — loses that guest and its disk.
 // - An instance whose guest is gone (undefined behind Kestrel's back) goes to ERROR with a
 //   fault saying so.
 // - Every action left open is closed (Error, unless the build was finished above), and its
@@ -85,6 +87,8 @@ export interface ReconcileReport {
   snapshotsKilled: string[];
   /** `<instances_path>/snapshots/<image>.qcow2` copies left by an interrupted snapshot. */
   snapshotFilesRemoved: string[];
+  /** Guests and disks of ERROR instances that never ran (a failed build's undo failed). */
+  buildLeftoversRemoved: string[];
   /** Steps that failed (logged; reconciliation carries on with the rest). */
   failures: string[];
   ms: number;
@@ -109,6 +113,7 @@ function emptyReport(): ReconcileReport {
     allocationsReleased: [],
     snapshotsKilled: [],
     snapshotFilesRemoved: [],
+    buildLeftoversRemoved: [],
     failures: [],
     ms: 0,
   };
@@ -293,6 +298,16 @@ export class Reconciler {
           this.report.snapshotsKilled.push(id);
         }
       }
+    }
+    if (hasGuest && inst.vmState === 'error' && inst.launchedAt === null && task === null) {
+      // A build that failed but whose undo could not remove the guest (libvirtd was away):
+      // the instance never ran, its allocations are gone, so its guest and disk go too.
+      await this.destroyGuest(uuid);
+      await this.o.disks.delete(uuid);
+      await repos.instances.update(uuid, { powerState: PowerState.NOSTATE });
+      this.report.buildLeftoversRemoved.push(uuid);
+      this.log.warn({ instance: uuid }, 'removed the guest and disk a failed build left behind');
+      return true;
     }
     if (!hasGuest) {
       if (inst.vmState !== 'error' || inst.powerState !== PowerState.NOSTATE || task !== null) {

@@ -93,6 +93,11 @@ describe('start-up reconciliation (fake driver)', () => {
     mkdirSync(join(w.instancesPath, 'snapshots'), { recursive: true });
     writeFileSync(join(w.instancesPath, 'snapshots', `${ids.snapImage}.qcow2`), 'half a copy');
 
+    // 13. a failed build whose undo could not remove its guest
+    const failed = await w.instance({ vmState: 'error', taskState: null });
+    await w.guest(failed.uuid);
+    ids.failedLeftover = failed.uuid;
+
     report = await reconcileAtStartup({
       repos: w.repos,
       driver: w.driver,
@@ -194,6 +199,14 @@ describe('start-up reconciliation (fake driver)', () => {
     assert.equal(i.taskState, null);
     assert.equal(i.powerState, PowerState.RUNNING, 'the guest the copy had paused runs again');
     assert.equal((await w.driver.info(ids.snapInstance)).state, PowerState.RUNNING);
+  });
+
+  test('a failed build that never ran loses the guest its undo left behind', async () => {
+    const i = (await inst(ids.failedLeftover))!;
+    assert.equal(i.vmState, 'error');
+    assert.equal((await w.driver.list()).includes(ids.failedLeftover), false);
+    assert.equal(existsSync(join(w.instancesPath, ids.failedLeftover)), false);
+    assert.deepEqual(report.buildLeftoversRemoved, [ids.failedLeftover]);
   });
 
   test('a second run finds nothing left to do', async () => {
