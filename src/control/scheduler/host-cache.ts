@@ -82,7 +82,7 @@ export class HostStateCache {
   private async readSignature(): Promise<Signature> {
     // A read of placement's own table; cheap (one aggregate row) on SQLite and PostgreSQL.
     const r = await sql<{ n: number | string; g: number | string | null; m: number | string | null }>`
-      SELECT count(*) AS n, sum(generation) AS g, max(number) AS m FROM resource_providers`.execute(
+      SELECT count(*) AS n, sum("generation") AS g, max("number") AS m FROM "resource_providers"`.execute(
       this.repos.db,
     );
     const row = r.rows[0];
