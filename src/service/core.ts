@@ -45,6 +45,11 @@ export interface CoreOptions {
   /** [DEFAULT] shelved_offload_time (default 0) and reclaim_instance_interval (default 0). */
   shelvedOffloadTime?: number;
   reclaimInstanceInterval?: number;
+  /**
+   * The instance disk storage's size when it is not the instances_path filesystem (images_type
+   * lvm: the volume group; rbd: the Ceph cluster, as Nova reports), for DISK_GB.
+   */
+  diskCapacity?: () => Promise<{ totalBytes: number }>;
   /** [image_store] show_image_direct_url / show_multiple_locations. */
   imageDisplay?: ApiDeps['imageDisplay'];
 }
@@ -95,6 +100,13 @@ export async function createCore(o: CoreOptions): Promise<Core> {
 
   const refreshHost = async () => {
     const status = await o.driver.hostStatus();
+    if (o.diskCapacity) {
+      try {
+        status.localDiskGb = Math.floor((await o.diskCapacity()).totalBytes / 1024 ** 3);
+      } catch (err) {
+        log.warn({ err }, 'cannot read the disk backend capacity; DISK_GB keeps the instances_path size');
+      }
+    }
     await publishHost(repos, status, o.ratios ?? defaultRatios, o.hostName);
   };
   await refreshHost();

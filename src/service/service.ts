@@ -103,6 +103,10 @@ export async function startService(o: ServeOptions): Promise<RunningService> {
     reclaimInstanceInterval: c.DEFAULT.reclaim_instance_interval,
     startedTimeoutMs: o.startedTimeoutMs,
     machineTypes: { ...c.libvirt.hw_machine_type },
+    diskCapacity:
+      storage.imagesType === 'lvm' || storage.imagesType === 'rbd'
+        ? () => storage.backend.capacity()
+        : undefined,
     imageDisplay: {
       showDirectUrl: c.image_store.show_image_direct_url,
       showMultipleLocations: c.image_store.show_multiple_locations,

@@ -81,7 +81,7 @@ describe(
     let k: Kestrel;
     let lab: LvmLab;
     before(async () => {
-      lab = await makeLvmLab(`${TAG}-lvm`);
+      lab = await makeLvmLab(`${TAG}-lvm`, 2 * 1024 ** 3); // sparse; DISK_GB needs a whole GiB
       k = await startKestrel({
         tag: `${TAG}-lvm`,
         conf: [
@@ -103,6 +103,8 @@ describe(
     test('a guest boots from a logical volume (its loop device); delete clears and removes the LV', async () => {
       assert.equal(k.svc.storage.backend.kind, 'lvm');
       const lvm = new LvmCli({ config: lab.config });
+      // DISK_GB is the volume group's size (as Nova reports for lvm), not instances_path's filesystem.
+      assert.equal(await k.localGb(), Math.floor((await lvm.vg(lab.vg)).sizeBytes / 1024 ** 3));
       const id = await k.boot('lvm');
       await k.waitFor(id, 'ACTIVE');
       const lvs = (await lvm.lvs(lab.vg)).map((l) => l.name);

@@ -39,6 +39,8 @@ export interface Kestrel {
     body?: { json?: unknown; data?: Buffer },
   ): Promise<{ status: number; body: Body }>;
   boot(name: string, imageRef?: string): Promise<string>;
+  /** This host's local_gb in os-hypervisors (placement's DISK_GB total). */
+  localGb(): Promise<number>;
   waitFor(id: string, status: string, ms?: number): Promise<Server>;
   consoleHas(id: string, text: string, ms?: number): Promise<string>;
   deleteServer(id: string): Promise<void>;
@@ -177,7 +179,9 @@ export async function startKestrel(o: KestrelOptions): Promise<Kestrel> {
         throw new Error(`server ${id} went to ERROR: ${JSON.stringify(last.fault)}`);
       await new Promise((res) => setTimeout(res, 200));
     }
-    throw new Error(`server ${id} did not reach ${status}; last ${String(last.status)}`);
+    throw new Error(
+      `server ${id} did not reach ${status}; last ${String(last.status)} ${JSON.stringify(last.fault ?? '')}`,
+    );
   };
   return {
     svc: s,
@@ -191,6 +195,14 @@ export async function startKestrel(o: KestrelOptions): Promise<Kestrel> {
     compute,
     imageApi,
     waitFor,
+    async localGb() {
+      const r = await compute('GET', '/v2.1/os-hypervisors/detail');
+      const hv = (r.body.hypervisors as { hypervisor_hostname: string; local_gb: number }[]).find(
+        (h) => h.hypervisor_hostname === `${o.tag}-host`,
+      );
+      assert.ok(hv, r.text);
+      return hv.local_gb;
+    },
     async boot(name, imageRef = s.demoImage) {
       const r = await compute('POST', '/v2.1/servers', {
         server: { name: `${o.tag}-${name}`, imageRef, flavorRef },

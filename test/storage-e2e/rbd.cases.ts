@@ -53,6 +53,9 @@ export function rbdServiceCases(env: () => CephEnv, prefix: string): void {
     images.push(k.imageId);
     assert.equal(k.svc.storage.imageStore.kind, 'rbd');
     assert.equal(k.svc.storage.backend.kind, 'rbd');
+    // DISK_GB is the Ceph cluster's size (as Nova reports for rbd).
+    const cluster = await k.svc.storage.backend.capacity();
+    assert.equal(await k.localGb(), Math.floor(cluster.totalBytes / 1024 ** 3));
 
     // The demo image lives in pool images, and the Image API says where.
     const img = (await k.imageApi('GET', `/v2/images/${k.imageId}`)).body;
