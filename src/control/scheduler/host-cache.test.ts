@@ -57,7 +57,7 @@ test('host cache: claims keep the table warm and account their own usage', async
   });
 });
 
-test('host cache: allocation, inventory and trait changes made elsewhere reload the table', async () => {
+test('host cache: allocation, inventory and trait changes made elsewhere refresh the table', async () => {
   await withDb(async (repos) => {
     const a = await host(repos, 'a', 1024);
     const cache = hostStateCache(repos);
@@ -66,15 +66,20 @@ test('host cache: allocation, inventory and trait changes made elsewhere reload 
     // Freed behind the cache's back (as a delete or the reconciler does): the next decision sees it.
     await repos.placement.deleteAllocations('c1');
     assert.equal((await claimResources(repos, 'c2', req(512))).host, 'a');
-    const before = cache.reloads;
+    // Changed generations on known providers: only those rows are re-read, not the whole table.
+    assert.equal(cache.reloads, 1);
+    const refreshes = cache.refreshes;
+    assert.equal(refreshes, 1, 'the freed allocation is one row re-read');
     await repos.placement.setTraits(a, ['CUSTOM_FAST']);
     assert.equal((await claimResources(repos, 'c3', req(256, ['CUSTOM_FAST']))).host, 'a');
-    assert.equal(cache.reloads, before + 1);
+    assert.equal(cache.refreshes, refreshes + 1);
+    assert.equal(cache.reloads, 1);
     await repos.placement.setInventories(a, { VCPU: inv(8), MEMORY_MB: inv(4096), DISK_GB: inv(100) });
     assert.equal((await claimResources(repos, 'c4', req(2048, ['CUSTOM_FAST']))).host, 'a');
-    // A new host appears: it is considered without anyone invalidating by hand.
+    // A new host appears: a full reload, without anyone invalidating by hand.
     await host(repos, 'b', 8192);
     assert.equal((await claimResources(repos, 'c5', req(4096))).host, 'b');
+    assert.equal(cache.reloads, 2);
     // The DB agrees with what the cache handed out.
     const usages = Object.fromEntries((await repos.placement.providers()).map((p) => [p.name, p.usages]));
     assert.equal(usages.a.MEMORY_MB, 512 + 256 + 2048);
