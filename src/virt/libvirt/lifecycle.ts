@@ -1,0 +1,158 @@
+// A guest's life: build its XML, define and start it (undone on failure), snapshot its root
+// disk, and destroy it with everything libvirt leaves behind.
+import { mkdir, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import {
+  DomainState,
+  UndefineFlags,
+  isLibvirtError,
+  isNoDomain,
+  isNoSupport,
+  type DomainRef,
+} from '../../libvirt/index.js';
+import { withRevert } from '../../util/revert.js';
+import type { InstanceSpec } from '../driver.js';
+import { VirtError } from '../errors.js';
+import { ensureCephSecret } from './ceph-secret.js';
+import { buildDomain } from './configure/index.js';
+import type { DriverContext } from './driver-context.js';
+import { renderDomain } from './domain/render.js';
+import { operationFailure } from './failures.js';
+import { snapshotDisk } from './snapshot.js';
+
+export class GuestLifecycle {
+  /** The ceph secret, made sure of once (retried after a failure). */
+  private cephSecret?: Promise<void>;
+
+  constructor(private readonly ctx: DriverContext) {}
+
+  /** The XML spawn would define (also used by the benchmark and golden checks). */
+  async buildXml(spec: InstanceSpec): Promise<string> {
+    const { ctx } = this;
+    const dom = await buildDomain({
+      spec,
+      policy: ctx.policy,
+      host: ctx.host,
+      domainName: ctx.nameOf(spec.uuid),
+      createdAt: (ctx.opts.clock?.() ?? new Date()).toISOString(),
+      log: ctx.log,
+    });
+    return renderDomain(dom);
+  }
+
+  /** Defines the [libvirt] rbd_secret_uuid secret when libvirt lacks it (see ceph-secret.ts). */
+  private ensureCephSecret(): Promise<void> {
+    const o = this.ctx.opts.rbdSecret;
+    if (!o) return Promise.resolve();
+    this.cephSecret ??= ensureCephSecret(this.ctx.lv, o, this.ctx.log).catch((e: unknown) => {
+      this.cephSecret = undefined;
+      throw new VirtError('guest-start-failed', (e as Error).message, {
+        fix: 'check [libvirt] rbd_secret_uuid and rbd_user, and that libvirtd accepts secrets',
+      });
+    });
+    return this.cephSecret;
+  }
+
+  spawn(spec: InstanceSpec): Promise<void> {
+    const { ctx } = this;
+    const name = ctx.nameOf(spec.uuid);
+    return ctx.locks.run(spec.uuid, async () => {
+      const lv = ctx.lv;
+      try {
+        await lv.domains.lookupByUuid(spec.uuid);
+        throw new VirtError('instance-exists', `instance ${spec.uuid} already has a guest (domain ${name})`, {
+          fix: 'destroy the existing guest first, or use another instance uuid',
+        });
+      } catch (e) {
+        if (!isNoDomain(e)) throw e;
+      }
+      const xml = await this.buildXml(spec);
+      if (spec.rootDisk.kind === 'rbd') await this.ensureCephSecret();
+      await withRevert(
+        async (revert) => {
+          await mkdir(dirname(spec.consoleLogPath), { recursive: true });
+          let dom: DomainRef;
+          try {
+            dom = await lv.domains.defineXml(xml);
+          } catch (e) {
+            throw await ctx.startFailure(e, spec.uuid, name);
+          }
+          revert.add('undefine', () => this.undefine(dom));
+          try {
+            await lv.domains.create(dom);
+          } catch (e) {
+            throw await ctx.startFailure(e, spec.uuid, name);
+          }
+        },
+        (f) => ctx.log.warn({ uuid: spec.uuid, step: f.label, err: f.error }, 'spawn revert step failed'),
+      );
+    });
+  }
+
+  /** Removes the definition with its managed-save image, snapshots' metadata and NVRAM. */
+  private async undefine(dom: DomainRef): Promise<void> {
+    const lv = this.ctx.lv;
+    const full = UndefineFlags.MANAGED_SAVE | UndefineFlags.SNAPSHOTS_METADATA | UndefineFlags.NVRAM;
+    try {
+      await lv.domains.undefine(dom, full);
+    } catch (e) {
+      if (isNoDomain(e)) return;
+      if (!isNoSupport(e)) throw e;
+      await lv.domains.undefine(dom, UndefineFlags.MANAGED_SAVE);
+    }
+  }
+
+  destroy(uuid: string): Promise<void> {
+    const { ctx } = this;
+    return ctx.locks.run(uuid, async () => {
+      let dom: DomainRef;
+      try {
+        dom = await ctx.lookup(uuid);
+      } catch (e) {
+        if (e instanceof VirtError && e.code === 'instance-not-found') return;
+        throw e;
+      }
+      try {
+        const def = await ctx.definition(dom);
+        if ((await ctx.state(dom)) !== DomainState.SHUTOFF) {
+          await ctx.lv.domains.destroy(dom).catch((e: unknown) => {
+            if (!isNoDomain(e) && !(isLibvirtError(e) && /not running/.test(e.libvirtMessage))) throw e;
+          });
+        }
+        await this.undefine(dom);
+        // Whatever libvirt left: the NVRAM file (older daemons) and the console log.
+        if (def.os.nvram?.path) await rm(def.os.nvram.path, { force: true });
+        for (const s of def.devices.serials) if (s.path) await rm(s.path, { force: true });
+        ctx.agentConnected.delete(uuid);
+      } catch (e) {
+        throw operationFailure(e, uuid, 'destroy');
+      }
+    });
+  }
+
+  snapshot(
+    uuid: string,
+    targetPath: string,
+    format: 'qcow2' | 'raw',
+    copy?: (targetPath: string, format: 'qcow2' | 'raw') => Promise<void>,
+  ): Promise<void> {
+    const { ctx } = this;
+    return ctx.withDomain(uuid, 'snapshot', async (dom) => {
+      const def = await ctx.definition(dom);
+      const disk = def.devices.disks.find((d) => d.device === 'disk');
+      if (!disk)
+        throw new VirtError('snapshot-failed', `instance ${uuid} has no root disk`, {
+          fix: 'nothing to snapshot',
+        });
+      // Pausing keeps the guest from writing while the disk is copied (a crash-consistent copy).
+      const running = (await ctx.state(dom)) === DomainState.RUNNING;
+      if (running) await ctx.lv.domains.suspend(dom);
+      try {
+        if (copy) await copy(targetPath, format);
+        else await snapshotDisk(disk, targetPath, format);
+      } finally {
+        if (running) await ctx.lv.domains.resume(dom);
+      }
+    });
+  }
+}
