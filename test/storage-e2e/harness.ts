@@ -36,7 +36,7 @@ export interface Kestrel {
   imageApi(
     method: string,
     url: string,
-    body?: { json?: unknown; data?: Buffer },
+    body?: { json?: unknown; data?: Buffer; patch?: unknown[] },
   ): Promise<{ status: number; body: Body }>;
   boot(name: string, imageRef?: string): Promise<string>;
   /** This host's local_gb in os-hypervisors (placement's DISK_GB total). */
@@ -156,8 +156,14 @@ export async function startKestrel(o: KestrelOptions): Promise<Kestrel> {
         'x-auth-token': token,
         ...(body.json !== undefined ? { 'content-type': 'application/json' } : {}),
         ...(body.data ? { 'content-type': 'application/octet-stream' } : {}),
+        ...(body.patch ? { 'content-type': 'application/openstack-images-v2.1-json-patch' } : {}),
       },
-      payload: body.json !== undefined ? JSON.stringify(body.json) : body.data,
+      payload:
+        body.json !== undefined
+          ? JSON.stringify(body.json)
+          : body.patch
+            ? JSON.stringify(body.patch)
+            : body.data,
     });
     return { status: r.statusCode, body: r.body ? JSON.parse(r.body) : undefined };
   };

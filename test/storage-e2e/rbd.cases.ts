@@ -3,12 +3,15 @@
 //  - [image_store] backend = rbd + [libvirt] images_type = rbd: the demo image is stored in pool
 //    images (direct_url / locations shown), the instance disk is a clone of it in pool vms, the
 //    driver defines the ceph secret itself, the TCG guest prints on its serial console, a
-//    snapshot is exported from RBD into the RBD store, and delete removes the RBD disk;
+//    snapshot is exported from RBD into the RBD store, shelve offloads the RBD disk and unshelve
+//    imports the (qcow2) shelved image, and delete removes the RBD disk;
 //  - images_type = flat + [glance] enable_rbd_download: the image cache gets the image by
 //    `rbd export` (the store's own download is made to fail, so only that path can boot it).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { CephCli } from '../../src/images/rbd/cli.js';
 import { RbdFirstImageSource } from '../../src/images/rbd/download.js';
 import type { CephEnv } from '../storage/ceph-env.js';
@@ -17,7 +20,7 @@ import { startKestrel, type Kestrel } from './harness.js';
 export function rbdServiceCases(env: () => CephEnv, prefix: string): void {
   const cli = (): CephCli => new CephCli({ cephConf: env().conf, user: env().user });
 
-  test('images_type=rbd: image in the RBD store, disk cloned in vms, guest boots, snapshot, delete removes the disk', async (t) => {
+  test('images_type=rbd: image in the RBD store, disk cloned in vms, guest boots, snapshot, shelve/unshelve, delete removes the disk', async (t) => {
     const tag = `${prefix}-e2e-rbd`;
     const secretUuid = randomUUID();
     const images: string[] = [];
@@ -65,6 +68,11 @@ export function rbdServiceCases(env: () => CephEnv, prefix: string): void {
     const listed = await cli().rbdJson<string[]>(['ls', 'images']);
     assert.ok(listed.includes(k.imageId), 'the image is an RBD image in pool images');
 
+    // The boot sector ignores ACPI: no clean-shutdown wait before shelve (os_shutdown_timeout).
+    const patched = await k.imageApi('PATCH', `/v2/images/${k.imageId}`, {
+      patch: [{ op: 'add', path: '/os_shutdown_timeout', value: '0' }],
+    });
+    assert.equal(patched.status, 200, JSON.stringify(patched.body));
     const id = await k.boot('rbd');
     servers.push(id);
     await k.waitFor(id, 'ACTIVE');
@@ -105,6 +113,29 @@ export function rbdServiceCases(env: () => CephEnv, prefix: string): void {
     assert.equal(snapImg.direct_url, `rbd://${env().fsid}/images/${snapId}/snap`);
     assert.equal(snapImg.virtual_size, 1024 ** 3);
     await k.waitFor(id, 'ACTIVE');
+
+    // Shelve: snapshot exported from RBD, then the RBD disk goes; unshelve boots from the
+    // shelved image, which is qcow2 (not cloneable): the cached base is imported into RBD.
+    const disks = async () => cli().rbdJson<string[]>(['ls', 'vms']);
+    assert.equal((await k.compute('POST', `/v2.1/servers/${id}/action`, { shelve: null })).status, 202);
+    await k.waitFor(id, 'SHELVED_OFFLOADED');
+    assert.ok(!(await disks()).includes(`${id}_disk`), 'shelve offload removed the RBD disk');
+    const shelved = (await k.svc.core.repos.images.list()).find(
+      (i) => i.properties.instance_uuid === id && i.id !== snapId,
+    );
+    assert.ok(
+      shelved?.location?.startsWith(`rbd://${env().fsid}/images/`),
+      'the shelved image is in the RBD store',
+    );
+    if (!shelved) return;
+    images.push(shelved.id);
+    // Whatever the console shows from here on is the unshelved guest's.
+    rmSync(join(k.config.DEFAULT.instances_path, id, 'console.log'), { force: true });
+    assert.equal((await k.compute('POST', `/v2.1/servers/${id}/action`, { unshelve: null })).status, 202);
+    await k.waitFor(id, 'ACTIVE');
+    const unshelved = await cli().rbdJson<{ parent?: unknown }>(['info', `vms/${id}_disk`]);
+    assert.equal(unshelved.parent, undefined, 'imported, not cloned (the shelved image is qcow2)');
+    await k.consoleHas(id, 'GUEST-BOOTED');
 
     await k.deleteServer(id);
     assert.ok(
