@@ -118,6 +118,7 @@ export function registerServeCommand(program: Command): void {
         `  Image v2      ${e.image}`,
         `  Database      ${svc.db.description}`,
         `  State         ${svc.statePath}`,
+        `  Storage       instance disks: images_type ${svc.storage.imagesType}; image data: ${svc.storage.imageStore.kind} store`,
         `  Credentials   ${svc.cloudsFile} (cloud "kestrel", mode 0600)${svc.firstStart ? `; admin password also in ${svc.passwordFile}` : ''}`,
       ];
       if (svc.demoImage) lines.push(`  Demo image    boot-sector (${svc.demoImage}), with flavor m1.nano`);
