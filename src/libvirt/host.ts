@@ -25,6 +25,9 @@ export interface HypervisorTarget {
 /** virConnectCompareCPU results. */
 export const CpuCompareResult = { ERROR: -1, INCOMPATIBLE: 0, IDENTICAL: 1, SUPERSET: 2 } as const;
 
+/** virConnectBaselineCPUFlags (baselineCpu, baselineHypervisorCpu). */
+export const BaselineCpuFlags = { EXPAND_FEATURES: 1, MIGRATABLE: 2 } as const;
+
 /** Splits libvirt's major*1e6 + minor*1e3 + micro version number. */
 export function splitVersion(v: number): { major: number; minor: number; micro: number; text: string } {
   const major = Math.floor(v / 1_000_000);

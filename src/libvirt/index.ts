@@ -6,7 +6,14 @@ export {
   type ClientOptions,
   type CallOverrides,
 } from './client.js';
-export { HostApi, CpuCompareResult, splitVersion, type NodeInfo, type HypervisorTarget } from './host.js';
+export {
+  HostApi,
+  BaselineCpuFlags,
+  CpuCompareResult,
+  splitVersion,
+  type NodeInfo,
+  type HypervisorTarget,
+} from './host.js';
 export {
   DomainApi,
   DomainState,

@@ -2,10 +2,9 @@
 // traits, SEV slots) and the CPU feature lists behind the traits and custom-model matching.
 import { statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { isNoSupport } from '../../libvirt/index.js';
+import { BaselineCpuFlags, isNoSupport } from '../../libvirt/index.js';
 import { SevHostCapabilities } from '../../host/sev.js';
 import type { HostStatus } from '../driver.js';
-import { baselineCpu } from './baseline-cpu.js';
 import type { DriverContext } from './driver-context.js';
 import { cpuFeatureNames } from './host-caps.js';
 import { DEFAULTS } from './options.js';
@@ -24,7 +23,7 @@ export class CpuFeatures {
    */
   async expand(cpuXml: string): Promise<string[] | undefined> {
     try {
-      return cpuFeatureNames(await baselineCpu(this.ctx.lv, [cpuXml]));
+      return cpuFeatureNames(await this.ctx.lv.host.baselineCpu([cpuXml], BaselineCpuFlags.EXPAND_FEATURES));
     } catch (e) {
       if (isNoSupport(e)) return undefined;
       throw e;
