@@ -1,12 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { RunResult } from '../util/run.js';
 import { runDoctor } from './doctor.js';
 import { formatDoctorReport } from './format.js';
 import type { KvmProbeFn, KvmProbeResult, ProbeAccel } from './kvm-probe.js';
-import type { CommandRunner } from './command-runner.js';
 import type { DoctorReport } from './types.js';
-import { fixtureRoot } from './test-fixtures.js';
+import { fakeLibvirt, fixtureRoot } from './test-fixtures.js';
 
 function probeResult(accel: ProbeAccel, ok: boolean, durationMs = 90): KvmProbeResult {
   return {
@@ -30,22 +28,15 @@ function probe(kvmOk: boolean, tcgOk = true, kvmMs = 90): KvmProbeFn & { calls: 
   return Object.assign(fn, { calls });
 }
 
-function virshWith(sev: boolean): CommandRunner {
-  return (argv): Promise<RunResult> => {
-    const out = argv.includes('version')
-      ? 'Using library: libvirt 10.0.0\nRunning hypervisor: QEMU 8.2.2\n'
-      : `<domainCapabilities><features><sev supported='${sev ? 'yes' : 'no'}'><cbitpos>47</cbitpos></sev></features></domainCapabilities>`;
-    return Promise.resolve({
-      code: 0,
-      signal: null,
-      stdout: out,
-      stderr: '',
-      timedOut: false,
-      durationMs: 3,
-    });
-  };
+function libvirtWith(sev: boolean) {
+  return fakeLibvirt({
+    libVersion: 10_000_000,
+    hvVersion: 8_002_002,
+    domainCapabilities: () =>
+      `<domainCapabilities><features><sev supported='${sev ? 'yes' : 'no'}'><cbitpos>47</cbitpos></sev></features></domainCapabilities>`,
+  });
 }
-const virsh = virshWith(false);
+const libvirt = libvirtWith(false);
 
 const byId = (r: DoctorReport, id: string) => {
   const c = r.checks.find((x) => x.id === id);
@@ -59,7 +50,7 @@ test('Intel host whose KVM runs the probe: auto -> kvm, exit ok', async () => {
     hostRoot: fixtureRoot('intel'),
     virtTypeSetting: 'auto',
     probe: p,
-    runner: virsh,
+    libvirt,
   });
   assert.deepEqual(p.calls.sort(), ['kvm', 'tcg']);
   assert.equal(r.virt_type.value, 'kvm');
@@ -75,7 +66,7 @@ test('PVM host (this machine, recorded): auto -> qemu naming the failed probe; e
     hostRoot: fixtureRoot('pvm'),
     virtTypeSetting: 'auto',
     probe: probe(false),
-    runner: virsh,
+    libvirt,
   });
   assert.equal(auto.virt_type.value, 'qemu');
   assert.match(auto.virt_type.reason, /functional KVM probe failed/);
@@ -88,7 +79,7 @@ test('PVM host (this machine, recorded): auto -> qemu naming the failed probe; e
     hostRoot: fixtureRoot('pvm'),
     virtTypeSetting: 'kvm',
     probe: probe(false),
-    runner: virsh,
+    libvirt,
   });
   assert.equal(kvm.virt_type.value, 'kvm');
   assert.equal(kvm.ok, false);
@@ -99,7 +90,7 @@ test('PVM host (this machine, recorded): auto -> qemu naming the failed probe; e
     hostRoot: fixtureRoot('pvm'),
     virtTypeSetting: 'qemu',
     probe: probe(false),
-    runner: virsh,
+    libvirt,
   });
   assert.equal(qemu.virt_type.value, 'qemu');
   assert.equal(qemu.ok, true);
@@ -110,7 +101,7 @@ test('KVM slower than TCG is not acceleration', async () => {
     hostRoot: fixtureRoot('intel'),
     virtTypeSetting: 'auto',
     probe: probe(true, true, 5400),
-    runner: virsh,
+    libvirt,
   });
   assert.equal(byId(r, 'kvm.functional').status, 'warn');
   assert.equal(r.virt_type.value, 'qemu');
@@ -121,7 +112,7 @@ test('TCG probe failing means no guest can run: exit not ok', async () => {
     hostRoot: fixtureRoot('pvm'),
     virtTypeSetting: 'auto',
     probe: probe(false, false),
-    runner: virsh,
+    libvirt,
   });
   assert.equal(byId(r, 'qemu.tcg-probe').status, 'fail');
   assert.equal(r.ok, false);
@@ -133,7 +124,7 @@ test('no /dev/kvm: KVM probe not run, auto -> qemu', async () => {
     hostRoot: fixtureRoot('no-extensions'),
     virtTypeSetting: 'auto',
     probe: p,
-    runner: virsh,
+    libvirt,
   });
   assert.deepEqual(p.calls, ['tcg']);
   assert.equal(r.virt_type.value, 'qemu');
@@ -145,7 +136,7 @@ test('/dev/kvm only root can open: the probe passes as root but libvirt-qemu can
     hostRoot: fixtureRoot('intel-kvm-0600'),
     virtTypeSetting: 'auto',
     probe: probe(true),
-    runner: virsh,
+    libvirt,
   });
   assert.equal(r.virt_type.value, 'qemu');
   assert.match(r.virt_type.reason, /libvirt-qemu cannot open \/dev\/kvm/);
@@ -157,7 +148,7 @@ test('AMD SEV host: kernel and libvirt SEV pass', async () => {
     hostRoot: fixtureRoot('amd-sev-y'),
     virtTypeSetting: 'auto',
     probe: probe(true),
-    runner: virshWith(true),
+    libvirt: libvirtWith(true),
   });
   assert.equal(byId(r, 'sev.kernel').status, 'pass');
   assert.equal(byId(r, 'sev.es').status, 'pass');
@@ -165,20 +156,12 @@ test('AMD SEV host: kernel and libvirt SEV pass', async () => {
 });
 
 test('libvirt unreachable: fail, exit not ok', async () => {
-  const down: CommandRunner = () =>
-    Promise.resolve({
-      code: 1,
-      signal: null,
-      stdout: '',
-      stderr: 'error: failed to connect to the hypervisor',
-      timedOut: false,
-      durationMs: 1,
-    });
+  const down = fakeLibvirt({ connectError: new Error('failed to connect to the hypervisor') });
   const r = await runDoctor({
     hostRoot: fixtureRoot('intel'),
     virtTypeSetting: 'auto',
     probe: probe(true),
-    runner: down,
+    libvirt: down,
   });
   assert.equal(byId(r, 'libvirt.reachable').status, 'fail');
   assert.equal(r.ok, false);
@@ -188,7 +171,7 @@ test('POWER PowerNV: no x86 probe, static checks decide kvm', async () => {
   const r = await runDoctor({
     hostRoot: fixtureRoot('power-powernv'),
     virtTypeSetting: 'auto',
-    runner: virsh,
+    libvirt,
   });
   assert.equal(byId(r, 'cpu.powernv').status, 'pass');
   assert.equal(byId(r, 'kvm.functional').status, 'skip');
@@ -207,7 +190,7 @@ test('the report is JSON-serialisable, every check has id/status/found/fix, ids 
     hostRoot: fixtureRoot('amd-sev-0'),
     virtTypeSetting: 'auto',
     probe: probe(true),
-    runner: virsh,
+    libvirt,
   });
   assert.deepEqual(JSON.parse(JSON.stringify(r)), r);
   const ids = r.checks.map((c) => c.id);
@@ -225,7 +208,7 @@ test('human output: one marker line per check, fixes, then the decision', async 
     hostRoot: fixtureRoot('pvm'),
     virtTypeSetting: 'auto',
     probe: probe(false),
-    runner: virsh,
+    libvirt,
   });
   const text = formatDoctorReport(r);
   for (const c of r.checks) assert.match(text, new RegExp(`^[✓!✗-] ${c.id.replace('.', '\\.')} +`, 'm'));

@@ -1,13 +1,14 @@
 // `kestrel doctor`: every host check of the KVM guide, run together, plus the virt_type decision.
-// Reads the host through hostRoot; programs (QEMU probe, virsh) run only against the real host
-// ("/") unless the caller injects them, so a recorded host never touches this machine's KVM.
+// Reads the host through hostRoot; the QEMU probe and the libvirt connection are used only for
+// the real host ("/") unless the caller injects them, so a recorded host never touches this
+// machine's KVM or libvirtd.
 import { resolve } from 'node:path';
 import { checkCpu, readCpuFlags, type CpuFlags } from './cpu.js';
 import { realStat, statFromDeviceFacts, type StatFn } from './device-stat.js';
 import { checkFirmware, readFirmware } from './firmware.js';
 import { checkKvmDevice, readKvmDevice, type KvmDeviceFacts } from './kvm-device.js';
 import { PROBE_DEFAULT_TIMEOUT_MS, runKvmProbe, type KvmProbeFn, type KvmProbeResult } from './kvm-probe.js';
-import { checkLibvirt, readDomainCapabilities, readLibvirtVersions } from './libvirt-version.js';
+import { askLibvirt, checkLibvirt, connectLibvirt, type LibvirtConnector } from './libvirt-version.js';
 import { checkKvmModules, expectedHardwareModule, readKvmModules, type KvmModule } from './modules.js';
 import { checkNested, readNested } from './nested.js';
 import {
@@ -21,8 +22,6 @@ import {
 import { check, type Check, type DoctorReport, type VirtTypeSetting } from './types.js';
 import { checkVirtType, decideVirtType, type KvmEvidence } from './virt-type.js';
 import { checkVhostNet, readVhostNet } from './vhost-net.js';
-import type { CommandRunner } from './command-runner.js';
-import { defaultRunner } from './command-runner.js';
 
 export interface DoctorOptions {
   /** Where the host's files are read from (default "/"). */
@@ -35,8 +34,8 @@ export interface DoctorOptions {
   runProbe?: boolean;
   /** Replaces the QEMU probe (tests, recorded hosts). */
   probe?: KvmProbeFn;
-  /** Replaces the program runner for virsh (tests, recorded hosts). */
-  runner?: CommandRunner;
+  /** Replaces the connection to libvirt (tests, recorded hosts); default Kestrel's RPC client. */
+  libvirt?: LibvirtConnector;
   /** Replaces stat for device nodes; default: hostRoot/device-facts.json if present, else the real files. */
   statFn?: StatFn;
   /** [libvirt] num_memory_encrypted_guests, for the SEV slot check. */
@@ -54,7 +53,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
   // A recorded host describes its device nodes in device-facts.json; the real host is stat'ed.
   const statFn =
     opts.statFn ?? (live ? undefined : await statFromDeviceFacts(hostRoot)) ?? realStat(hostRoot);
-  const runner = opts.runner ?? (live ? defaultRunner : undefined);
+  const connect = opts.libvirt ?? (live ? connectLibvirt : undefined);
 
   const [cpu, modules, device, nested, sev, vhost, firmware] = await Promise.all([
     readCpuFlags(hostRoot),
@@ -66,10 +65,10 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
     readFirmware(hostRoot),
   ]);
 
-  // The slow parts (QEMU probes, virsh) run concurrently.
+  // The slow parts (QEMU probes, libvirt's first answers) run concurrently.
   const [probes, libvirt] = await Promise.all([
     runProbes(opts, cpu, device, live),
-    runner ? queryLibvirt(uri, runner) : undefined,
+    connect ? queryLibvirt(uri, connect) : undefined,
   ]);
 
   const isAmd = cpu.svm || cpu.vendor === 'AuthenticAMD';
@@ -90,7 +89,13 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
     ...(libvirt
       ? libvirt.checks
       : ['libvirt.reachable', 'libvirt.version', 'qemu.version'].map((id) =>
-          check(id, id, 'skip', 'libvirt not asked (recorded host; inject a runner to ask it)', null),
+          check(
+            id,
+            id,
+            'skip',
+            'libvirt not asked (recorded host; inject a libvirt connector to ask it)',
+            null,
+          ),
         )),
     checkFirmware(firmware),
   ];
@@ -246,12 +251,11 @@ function kvmEvidence(
 
 async function queryLibvirt(
   uri: string,
-  runner: CommandRunner,
+  connect: LibvirtConnector,
 ): Promise<{ checks: Check[]; sev?: DomainCapsSev; capsError?: string }> {
-  const versions = await readLibvirtVersions(uri, runner);
-  if (!versions.reachable)
+  const { versions, caps } = await askLibvirt(uri, connect);
+  if (!versions.reachable || !caps)
     return { checks: checkLibvirt(versions, uri), capsError: 'libvirt is not reachable' };
-  const caps = await readDomainCapabilities(uri, runner);
   return {
     checks: checkLibvirt(versions, uri),
     sev: caps.xml !== undefined ? parseDomainCapsSev(caps.xml) : undefined,

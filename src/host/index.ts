@@ -30,13 +30,17 @@ export { readVhostNet, checkVhostNet } from './vhost-net.js';
 export {
   readLibvirtVersions,
   readDomainCapabilities,
-  parseVirshVersion,
+  askLibvirt,
+  connectLibvirt,
   compareVersions,
   MIN_LIBVIRT_VERSION,
   MIN_QEMU_VERSION,
   NEXT_MIN_LIBVIRT_VERSION,
   NEXT_MIN_QEMU_VERSION,
   type LibvirtVersions,
+  type LibvirtConnector,
+  type LibvirtHostQuery,
+  type LibvirtSession,
   type Version,
 } from './libvirt-version.js';
 export { readFirmware, checkFirmware, type FirmwareFacts, type FirmwareDescriptor } from './firmware.js';

@@ -1,27 +1,26 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { RunResult } from '../util/run.js';
 import {
+  askLibvirt,
   checkLibvirt,
   compareVersions,
-  parseVirshVersion,
   readDomainCapabilities,
   readLibvirtVersions,
 } from './libvirt-version.js';
-import type { CommandRunner } from './command-runner.js';
+import { fakeLibvirt } from './test-fixtures.js';
 
-const VIRSH_VERSION = `Compiled against library: libvirt 9.0.0
-Using library: libvirt 9.0.0
-Using API: QEMU 9.0.0
-Running hypervisor: QEMU 7.2.22
-`;
+// What libvirtd on this Debian 12 stack answers: libvirt 9.0.0, QEMU 7.2.22.
+const DEBIAN_12 = { libVersion: 9_000_000, hvVersion: 7_002_022 };
 
-function result(stdout: string, code = 0, stderr = ''): RunResult {
-  return { code, signal: null, stdout, stderr, timedOut: false, durationMs: 5 };
+async function hostOf(connect: ReturnType<typeof fakeLibvirt>) {
+  return (await connect('qemu:///system')).host;
 }
 
-test('parses virsh version (the running hypervisor, not the API version)', () => {
-  assert.deepEqual(parseVirshVersion(VIRSH_VERSION), { libvirt: [9, 0, 0], qemu: [7, 2, 22] });
+test('reads the versions (the running hypervisor, not the API version)', async () => {
+  const v = await readLibvirtVersions(await hostOf(fakeLibvirt(DEBIAN_12)));
+  assert.deepEqual(v, { reachable: true, libvirt: [9, 0, 0], qemu: [7, 2, 22] });
+  const other = await readLibvirtVersions(await hostOf(fakeLibvirt({ ...DEBIAN_12, type: 'TEST' })));
+  assert.equal(other.qemu, undefined, 'a non-QEMU hypervisor version is not a QEMU version');
 });
 
 test('version comparison', () => {
@@ -31,13 +30,15 @@ test('version comparison', () => {
 });
 
 test('this Debian 12 stack: above the minimums, below the next minimums (warn)', async () => {
-  const calls: string[][] = [];
-  const runner: CommandRunner = (argv) => {
-    calls.push([...argv]);
-    return Promise.resolve(result(VIRSH_VERSION));
-  };
-  const v = await readLibvirtVersions('qemu:///system', runner);
-  assert.deepEqual(calls[0], ['virsh', '-c', 'qemu:///system', 'version']);
+  const connect = fakeLibvirt(DEBIAN_12);
+  const { versions: v } = await askLibvirt('qemu:///system', connect);
+  assert.deepEqual(connect.calls.slice(0, 4), [
+    'connect(qemu:///system)',
+    'getLibVersion',
+    'getVersion',
+    'getType',
+  ]);
+  assert.equal(connect.calls.at(-1), 'close');
   const checks = checkLibvirt(v, 'qemu:///system');
   assert.deepEqual(
     checks.map((c) => `${c.id}:${c.status}`),
@@ -59,44 +60,41 @@ test('too old fails with the minimum named', () => {
 });
 
 test('libvirt unreachable: fail with the start-up fix; versions skipped', async () => {
-  const runner: CommandRunner = () =>
-    Promise.resolve(
-      result(
-        '',
-        1,
-        "error: failed to connect to the hypervisor\nerror: Failed to connect socket to '/run/libvirt/libvirt-sock': No such file or directory\n",
-      ),
-    );
-  const v = await readLibvirtVersions('qemu:///system', runner);
+  const connect = fakeLibvirt({
+    connectError: new Error(
+      'cannot connect to libvirtd at /run/libvirt/libvirt-sock: the socket does not exist, so libvirtd is not running (start it with scripts/start-libvirt)',
+    ),
+  });
+  const { versions: v, caps } = await askLibvirt('qemu:///system', connect);
   assert.equal(v.reachable, false);
+  assert.equal(caps, undefined);
   const checks = checkLibvirt(v, 'qemu:///system');
   assert.equal(checks[0].status, 'fail');
-  assert.match(checks[0].found, /failed to connect to the hypervisor/);
+  assert.match(checks[0].found, /cannot connect to libvirtd at \/run\/libvirt\/libvirt-sock/);
   assert.match(checks[0].fix ?? '', /libvirtd/);
+  assert.match(checks[0].fix ?? '', /scripts\/start-libvirt \/ npm run setup/);
   assert.deepEqual(
     checks.slice(1).map((c) => c.status),
     ['skip', 'skip'],
   );
 });
 
-test('virsh missing is reported as unreachable, not thrown', async () => {
-  const runner: CommandRunner = () => Promise.reject(new Error('virsh: spawn virsh ENOENT'));
-  const v = await readLibvirtVersions('qemu:///system', runner);
+test('a failing call is reported as unreachable, not thrown', async () => {
+  const v = await readLibvirtVersions(
+    await hostOf(
+      fakeLibvirt({ libVersion: 9_000_000, hvVersion: new Error('libvirtd closed the connection') }),
+    ),
+  );
   assert.equal(v.reachable, false);
-  assert.match(v.error ?? '', /ENOENT/);
+  assert.match(v.error ?? '', /closed the connection/);
 });
 
-test('domcapabilities falls back from --virttype kvm to the default', async () => {
-  const seen: string[] = [];
-  const runner: CommandRunner = (argv) => {
-    seen.push(argv.join(' '));
-    return Promise.resolve(
-      argv.includes('kvm')
-        ? result('', 1, 'error: invalid argument: KVM is not supported')
-        : result('<domainCapabilities/>'),
-    );
-  };
-  const caps = await readDomainCapabilities('qemu:///system', runner);
+test('domain capabilities fall back from virttype kvm to the default', async () => {
+  const connect = fakeLibvirt({
+    domainCapabilities: (t) =>
+      t.virttype === 'kvm' ? new Error('invalid argument: KVM is not supported') : '<domainCapabilities/>',
+  });
+  const caps = await readDomainCapabilities(await hostOf(connect));
   assert.equal(caps.xml, '<domainCapabilities/>');
-  assert.equal(seen.length, 2);
+  assert.deepEqual(connect.calls.slice(1), ['getDomainCapabilities(kvm)', 'getDomainCapabilities()']);
 });

@@ -1,7 +1,8 @@
 // libvirt reachable, and the libvirt and QEMU versions against Nova's minimums (nova-facts §1.2:
 // init_host raises "Nova requires libvirt version X or greater" below MIN_*, and warns below
-// NEXT_MIN_*). Read with `virsh version` until the RPC client in src/libvirt/ can be used.
-import { defaultRunner, type CommandRunner } from './command-runner.js';
+// NEXT_MIN_*). Asked through Kestrel's own RPC client (src/libvirt/), as the driver asks them at
+// start-up: no command-line client, no output to parse.
+import { LibvirtClient, splitVersion, type HypervisorTarget } from '../libvirt/index.js';
 import { check, type Check } from './types.js';
 
 export type Version = [number, number, number];
@@ -13,7 +14,7 @@ export const NEXT_MIN_QEMU_VERSION: Version = [8, 2, 2];
 
 export interface LibvirtVersions {
   reachable: boolean;
-  /** Why libvirt could not be asked (virsh's error), when not reachable. */
+  /** Why libvirt could not be asked (the client's error), when not reachable. */
   error?: string;
   libvirt?: Version;
   qemu?: Version;
@@ -31,33 +32,54 @@ export function compareVersions(a: Version, b: Version): number {
 
 export const formatVersion = (v: Version): string => v.join('.');
 
-/** Parses `virsh version`: "Using library: libvirt 9.0.0" and "Running hypervisor: QEMU 7.2.22". */
-export function parseVirshVersion(text: string): { libvirt?: Version; qemu?: Version } {
-  const lib = /^Using library:\s*libvirt\s+(\S+)/m.exec(text);
-  const hv = /^Running hypervisor:\s*QEMU\s+(\S+)/m.exec(text);
-  return { libvirt: lib ? parseVersion(lib[1]) : undefined, qemu: hv ? parseVersion(hv[1]) : undefined };
+/** The part of the RPC client's HostApi the doctor asks (tests inject a fake). */
+export interface LibvirtHostQuery {
+  getLibVersion(): Promise<number>;
+  getVersion(): Promise<number>;
+  getType(): Promise<string>;
+  getDomainCapabilities(target?: HypervisorTarget, flags?: number, timeoutMs?: number): Promise<string>;
 }
 
-export async function readLibvirtVersions(
-  uri: string,
-  runner: CommandRunner = defaultRunner,
-): Promise<LibvirtVersions> {
+/** An open connection the doctor asks its questions on, closed when it is done. */
+export interface LibvirtSession {
+  host: LibvirtHostQuery;
+  close(): Promise<void>;
+}
+
+/** Opens a session to a libvirt URI: the doctor's seam for libvirt (tests, recorded hosts). */
+export type LibvirtConnector = (uri: string) => Promise<LibvirtSession>;
+
+// The first call after libvirtd starts probes QEMU (a few seconds); allow for it.
+const FIRST_CALL_TIMEOUT_MS = 20_000;
+
+/**
+ * Kestrel's RPC client, without reconnecting: the doctor reports a daemon that is down (the
+ * client's error names the socket and the fix) instead of waiting for it to come back.
+ */
+export const connectLibvirt: LibvirtConnector = (uri) =>
+  LibvirtClient.connect({ uri, reconnect: false, callTimeoutMs: FIRST_CALL_TIMEOUT_MS });
+
+/** libvirt's major*1e6 + minor*1e3 + micro as a Version. */
+function toVersion(n: number): Version {
+  const v = splitVersion(n);
+  return [v.major, v.minor, v.micro];
+}
+
+const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+export async function readLibvirtVersions(host: LibvirtHostQuery): Promise<LibvirtVersions> {
   try {
-    // The first call after libvirtd starts probes QEMU (a few seconds); allow for it.
-    const r = await runner(['virsh', '-c', uri, 'version'], { timeoutMs: 20_000 });
-    if (r.timedOut) return { reachable: false, error: `virsh -c ${uri} version timed out` };
-    if (r.code !== 0) {
-      return { reachable: false, error: (r.stderr || r.stdout).trim().split('\n').slice(0, 2).join(' ') };
-    }
-    return { reachable: true, ...parseVirshVersion(r.stdout) };
+    const [lib, hv, type] = await Promise.all([host.getLibVersion(), host.getVersion(), host.getType()]);
+    // The hypervisor version is QEMU's only when the connection is to the QEMU driver.
+    return { reachable: true, libvirt: toVersion(lib), qemu: type === 'QEMU' ? toVersion(hv) : undefined };
   } catch (e) {
-    return { reachable: false, error: (e as Error).message };
+    return { reachable: false, error: errorText(e) };
   }
 }
 
 const START_LIBVIRT =
   'Start the daemons: virtlogd -d, then libvirtd (under a subreaper: setsid tini -s -- /usr/sbin/libvirtd &), ' +
-  'or run scripts/start-libvirt / npm run setup; then check with: virsh -c qemu:///system version';
+  'or run scripts/start-libvirt / npm run setup; then run kestrel doctor again';
 
 export function checkLibvirt(v: LibvirtVersions, uri: string): Check[] {
   if (!v.reachable) {
@@ -95,7 +117,7 @@ function versionCheck(
   min: Version,
   nextMin: Version,
 ): Check {
-  if (!have) return check(id, title, 'warn', `virsh version did not report a ${name} version`, null);
+  if (!have) return check(id, title, 'warn', `libvirt did not report a ${name} version`, null);
   const found = `${name} ${formatVersion(have)} (minimum ${formatVersion(min)}, next minimum ${formatVersion(nextMin)})`;
   if (compareVersions(have, min) < 0) {
     return check(
@@ -118,20 +140,37 @@ function versionCheck(
   return check(id, title, 'pass', found);
 }
 
-/** `virsh domcapabilities` XML, or an error text. Tries --virttype kvm first (SEV needs KVM). */
+/** The domain capabilities XML, or an error text. Asks for KVM first (SEV needs KVM). */
 export async function readDomainCapabilities(
-  uri: string,
-  runner: CommandRunner = defaultRunner,
+  host: LibvirtHostQuery,
 ): Promise<{ xml?: string; error?: string }> {
   let last = '';
-  for (const extra of [['--virttype', 'kvm'], []]) {
+  for (const target of [{ virttype: 'kvm' }, {}]) {
     try {
-      const r = await runner(['virsh', '-c', uri, 'domcapabilities', ...extra], { timeoutMs: 20_000 });
-      if (r.code === 0 && !r.timedOut) return { xml: r.stdout };
-      last = r.timedOut ? 'virsh domcapabilities timed out' : (r.stderr || r.stdout).trim().split('\n')[0];
+      return { xml: await host.getDomainCapabilities(target, 0, FIRST_CALL_TIMEOUT_MS) };
     } catch (e) {
-      last = (e as Error).message;
+      last = errorText(e);
     }
   }
   return { error: last };
+}
+
+/** What the doctor learns from libvirt: the versions, and the domain capabilities if reachable. */
+export async function askLibvirt(
+  uri: string,
+  connect: LibvirtConnector,
+): Promise<{ versions: LibvirtVersions; caps?: { xml?: string; error?: string } }> {
+  let session: LibvirtSession;
+  try {
+    session = await connect(uri);
+  } catch (e) {
+    return { versions: { reachable: false, error: errorText(e) } };
+  }
+  try {
+    const versions = await readLibvirtVersions(session.host);
+    if (!versions.reachable) return { versions };
+    return { versions, caps: await readDomainCapabilities(session.host) };
+  } finally {
+    await session.close().catch(() => undefined);
+  }
 }

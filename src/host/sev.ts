@@ -33,7 +33,7 @@ export interface DomainCapsSev {
   maxESGuests?: number;
 }
 
-/** Reads `<domainCapabilities><features><sev supported='yes'>…` from `virsh domcapabilities` XML. */
+/** Reads `<domainCapabilities><features><sev supported='yes'>…` from the domain capabilities XML. */
 export function parseDomainCapsSev(xml: string): DomainCapsSev {
   const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@' });
   const doc = parser.parse(xml) as {

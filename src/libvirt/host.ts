@@ -65,7 +65,7 @@ export class HostApi {
     return (await this.client.call(P.connectGetHostname, undefined)).hostname;
   }
 
-  /** The capabilities XML (virsh capabilities). */
+  /** The host capabilities XML (virConnectGetCapabilities). */
   async getCapabilities(): Promise<string> {
     return (await this.client.call(P.connectGetCapabilities, undefined)).capabilities;
   }

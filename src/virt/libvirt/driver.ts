@@ -1,6 +1,6 @@
 // The libvirt hypervisor driver: guests are persistent libvirt domains named
 // `<prefix><uuid>`, tagged with Kestrel metadata, built by the configurators and driven
-// through Kestrel's own RPC client (no virsh, no bindings). Power state follows libvirt's
+// through Kestrel's own RPC client (no command-line tools, no bindings). Power state follows libvirt's
 // lifecycle events; syncPowerStates() covers missed ones.
 //
 // This class is the façade: start-up (init) and wiring live here, the operations in files by
