@@ -3,22 +3,16 @@
 // same RPC client (the baseline, measured in the same run, interleaved). Disks are qcow2
 // overlays of the cached boot sector, prepared before the clock starts. 10 runs each; medians.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { DomainState, LibvirtClient, UndefineFlags, type LifecycleEvent } from '../src/libvirt/index.js';
-import { runChecked } from '../src/util/run.js';
 import type { InstanceSpec, LifecycleEvent as KestrelEvent } from '../src/virt/driver.js';
 import { LibvirtDriver } from '../src/virt/libvirt/driver.js';
+// The test images, overlays and leftover sweep are the real-libvirt tests' own (one place).
+import { bootSectorOverlay, removePrefixedDomains } from '../test/virt/libvirt-harness.js';
 
 const RUNS = 10;
 const prefix = `kt-bench-${randomBytes(3).toString('hex')}-`;
-const images = Object.fromEntries(
-  execFileSync('scripts/build-test-images', { encoding: 'utf8' })
-    .trim()
-    .split('\n')
-    .map((l) => l.split('=', 2)),
-) as Record<string, string>;
 const workDir = await mkdtemp(join('/tmp', prefix));
 await chmod(workDir, 0o755);
 const client = await LibvirtClient.connect({ uri: 'qemu:///system' });
@@ -27,20 +21,7 @@ await driver.init();
 await client.subscribe('lifecycle');
 
 async function specFor(uuid: string): Promise<InstanceSpec> {
-  const disk = join(workDir, `${uuid}.qcow2`);
-  await runChecked([
-    'qemu-img',
-    'create',
-    '-q',
-    '-f',
-    'qcow2',
-    '-b',
-    images.BOOT_SECTOR,
-    '-F',
-    'raw',
-    disk,
-    '1M',
-  ]);
+  const disk = await bootSectorOverlay(workDir, uuid);
   return {
     uuid,
     displayName: 'bench',
@@ -114,14 +95,7 @@ try {
     console.log(`run ${i + 1}: driver ${driverMs[i].toFixed(1)} ms, raw ${rawMs[i].toFixed(1)} ms`);
   }
 } finally {
-  for (const dom of await client.domains.listAll(0)) {
-    if (dom.name.startsWith(prefix)) await removeDomain(dom.name).catch(() => undefined);
-  }
-  for (const dir of ['/var/lib/libvirt/qemu/nvram', '/var/log/libvirt/qemu']) {
-    for (const f of await readdir(dir).catch(() => [] as string[])) {
-      if (f.startsWith(prefix)) await rm(join(dir, f), { force: true });
-    }
-  }
+  await removePrefixedDomains(client, prefix);
   await driver.close();
   await client.close();
   await rm(workDir, { recursive: true, force: true });

@@ -6,8 +6,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { qemuImgCreateOverlay } from '../../src/images/qemu-img.js';
 import { LibvirtClient, UndefineFlags, DomainState } from '../../src/libvirt/index.js';
-import { runChecked } from '../../src/util/run.js';
 import type { InstanceSpec } from '../../src/virt/driver.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -41,6 +41,37 @@ export function testImages(): TestImages {
     initrdQga: kv.INITRD_QGA,
   };
   return images;
+}
+
+/** A 1 MiB qcow2 overlay of the boot sector at <dir>/<uuid>.qcow2 (each guest writes its own). */
+export async function bootSectorOverlay(dir: string, uuid: string): Promise<string> {
+  const disk = join(dir, `${uuid}.qcow2`);
+  await qemuImgCreateOverlay(disk, testImages().bootSector, 'raw', 1024 * 1024);
+  return disk;
+}
+
+/**
+ * Removes every domain whose name starts with prefix (stopping it first), with its managed-save
+ * image, snapshots' metadata and NVRAM, then the NVRAM and QEMU log files libvirt named after it.
+ */
+export async function removePrefixedDomains(client: LibvirtClient, prefix: string): Promise<void> {
+  for (const dom of await client.domains.listAll(0)) {
+    if (!dom.name.startsWith(prefix)) continue;
+    try {
+      if ((await client.domains.getState(dom)).state !== DomainState.SHUTOFF)
+        await client.domains.destroy(dom);
+    } catch {
+      // already gone
+    }
+    await client.domains
+      .undefine(dom, UndefineFlags.MANAGED_SAVE | UndefineFlags.NVRAM | UndefineFlags.SNAPSHOTS_METADATA)
+      .catch(() => undefined);
+  }
+  for (const dir of ['/var/lib/libvirt/qemu/nvram', '/var/log/libvirt/qemu']) {
+    for (const f of await readdir(dir).catch(() => [] as string[])) {
+      if (f.startsWith(prefix)) await rm(join(dir, f), { force: true });
+    }
+  }
 }
 
 export interface RealEnv {
@@ -83,40 +114,14 @@ export async function realEnv(area = 'virt'): Promise<RealEnv> {
     client,
     async bootSectorSpec(props = {}) {
       const uuid = randomUUID();
-      const disk = join(workDir, `${uuid}.qcow2`);
-      await runChecked([
-        'qemu-img',
-        'create',
-        '-q',
-        '-f',
-        'qcow2',
-        '-b',
-        img.bootSector,
-        '-F',
-        'raw',
-        disk,
-        '1M',
-      ]);
+      const disk = await bootSectorOverlay(workDir, uuid);
       return { ...base(uuid, props, 32), rootDisk: { kind: 'file', path: disk, format: 'qcow2' } };
     },
     async linuxSpec(initrd, props = {}, memoryMb = 128) {
       const uuid = randomUUID();
       // The initramfs is the whole OS; the root disk (an overlay, unused) is only there because
       // every instance has one.
-      const disk = join(workDir, `${uuid}.qcow2`);
-      await runChecked([
-        'qemu-img',
-        'create',
-        '-q',
-        '-f',
-        'qcow2',
-        '-b',
-        img.bootSector,
-        '-F',
-        'raw',
-        disk,
-        '1M',
-      ]);
+      const disk = await bootSectorOverlay(workDir, uuid);
       return {
         ...base(uuid, { os_command_line: 'console=ttyS0 quiet panic=-1', ...props }, memoryMb),
         rootDisk: { kind: 'file', path: disk, format: 'qcow2' },
@@ -125,26 +130,7 @@ export async function realEnv(area = 'virt'): Promise<RealEnv> {
       };
     },
     async cleanup() {
-      for (const dom of await client.domains.listAll(0)) {
-        if (!dom.name.startsWith(prefix)) continue;
-        try {
-          if ((await client.domains.getState(dom)).state !== DomainState.SHUTOFF)
-            await client.domains.destroy(dom);
-        } catch {
-          // already gone
-        }
-        await client.domains
-          .undefine(dom, UndefineFlags.MANAGED_SAVE | UndefineFlags.NVRAM | UndefineFlags.SNAPSHOTS_METADATA)
-          .catch(() => undefined);
-      }
-      const nvramDir = '/var/lib/libvirt/qemu/nvram';
-      for (const f of await readdir(nvramDir).catch(() => [] as string[])) {
-        if (f.startsWith(prefix)) await rm(join(nvramDir, f), { force: true });
-      }
-      const logDir = '/var/log/libvirt/qemu';
-      for (const f of await readdir(logDir).catch(() => [] as string[])) {
-        if (f.startsWith(prefix)) await rm(join(logDir, f), { force: true });
-      }
+      await removePrefixedDomains(client, prefix);
       await rm(workDir, { recursive: true, force: true });
       await client.close();
     },
