@@ -15,6 +15,7 @@ import {
   procedures,
   DomainRef,
   tp,
+  type ClientOptions,
   type DomainEvent,
 } from '../../src/libvirt/index.js';
 import { messages } from '../../src/libvirt/procedures.js';
@@ -29,6 +30,9 @@ import {
 } from '../../src/libvirt/packet.js';
 
 const GET_VERSION = procedures.connectGetVersion.proc;
+
+/** The domain the fake daemon's events are about. */
+const fakeDomain = () => new DomainRef('kt-rpc-fake', '11111111-2222-3333-4444-555555555555', 3);
 
 function captureLogger(): { logger: Logger; lines: string[] } {
   const lines: string[] = [];
@@ -54,14 +58,24 @@ describe('libvirt client against a fake daemon', () => {
     await fake.dispose();
   });
 
+  /** A client on the fake daemon's socket; no reconnecting unless a test asks for it. */
+  const connectToFake = (extra: Partial<ClientOptions> = {}) =>
+    LibvirtClient.connect({ uri: 'test:///default', socketPath: fake.path, reconnect: false, ...extra });
+
+  /** The fake answers event registrations with callbackId(eventID), every other call with an empty reply. */
+  const answerEventRegistrations = (callbackId: (eventID: number) => number) => {
+    const register = procedures.connectDomainEventCallbackRegisterAny;
+    fake.handler = (c) => {
+      if (c.header.proc !== register.proc) return c.reply();
+      const { eventID } = decode(register.args, c.payload);
+      c.reply(encode(xint, callbackId(eventID)));
+    };
+  };
+
   test('handshake, then a call is answered by serial', async () => {
     fake.handler = (c) =>
       c.header.proc === GET_VERSION ? c.reply(versionReply(9_007_199_254_740_993n)) : c.fail(3, 'nope');
-    const client = await LibvirtClient.connect({
-      uri: 'test:///default',
-      socketPath: fake.path,
-      reconnect: false,
-    });
+    const client = await connectToFake();
     try {
       const procs = fake.received.map((h) => h.proc);
       assert.deepEqual(
@@ -88,12 +102,7 @@ describe('libvirt client against a fake daemon', () => {
         for (const h of held.splice(0).reverse()) h();
       }
     };
-    const client = await LibvirtClient.connect({
-      uri: 'test:///default',
-      socketPath: fake.path,
-      reconnect: false,
-      maxInFlight: 3,
-    });
+    const client = await connectToFake({ maxInFlight: 3 });
     try {
       fake.maxOutstanding = 0;
       const results = await Promise.all(
@@ -112,11 +121,7 @@ describe('libvirt client against a fake daemon', () => {
 
   test('remote_error is decoded into LibvirtError with code, domain, level, message', async () => {
     fake.handler = (c) => c.fail(42, "Domain not found: no domain with matching name 'x'", 10);
-    const client = await LibvirtClient.connect({
-      uri: 'test:///default',
-      socketPath: fake.path,
-      reconnect: false,
-    });
+    const client = await connectToFake();
     try {
       const err = await client.domains.lookupByName('x').then(
         () => assert.fail('should fail'),
@@ -142,11 +147,7 @@ describe('libvirt client against a fake daemon', () => {
       if (seen === 3) setTimeout(() => c.socket.destroy(), 20); // hold all, then hang up
     };
     const before = unhandled.length;
-    const client = await LibvirtClient.connect({
-      uri: 'test:///default',
-      socketPath: fake.path,
-      reconnect: false,
-    });
+    const client = await connectToFake();
     const calls = Array.from({ length: 8 }, () => client.call(procedures.connectGetVersion, undefined));
     const results = await Promise.allSettled(calls);
     for (const r of results) {
@@ -168,11 +169,7 @@ describe('libvirt client against a fake daemon', () => {
       bad.writeUInt32BE(0x7fffffff, 0); // 2 GiB "packet"
       c.socket.write(bad);
     };
-    const client = await LibvirtClient.connect({
-      uri: 'test:///default',
-      socketPath: fake.path,
-      reconnect: false,
-    });
+    const client = await connectToFake();
     const err = await client.call(procedures.connectGetVersion, undefined).catch((e: unknown) => e);
     assert.ok(err instanceof LibvirtConnectionError);
     assert.equal(err.kind, 'protocol');
@@ -186,11 +183,7 @@ describe('libvirt client against a fake daemon', () => {
       bad.writeUInt32BE(8, 0);
       c.socket.write(bad);
     };
-    const client = await LibvirtClient.connect({
-      uri: 'test:///default',
-      socketPath: fake.path,
-      reconnect: false,
-    });
+    const client = await connectToFake();
     const err = await client.call(procedures.connectGetVersion, undefined).catch((e: unknown) => e);
     assert.ok(err instanceof LibvirtConnectionError && err.kind === 'protocol', String(err));
     await client.close();
@@ -199,11 +192,7 @@ describe('libvirt client against a fake daemon', () => {
   test('a reply whose payload does not match the shape rejects that call only', async () => {
     let n = 0;
     fake.handler = (c) => (n++ === 0 ? c.reply(Buffer.alloc(3 * 4)) : c.reply(versionReply(7n)));
-    const client = await LibvirtClient.connect({
-      uri: 'test:///default',
-      socketPath: fake.path,
-      reconnect: false,
-    });
+    const client = await connectToFake();
     try {
       const err = await client.call(procedures.connectGetVersion, undefined).catch((e: unknown) => e);
       assert.ok(err instanceof LibvirtConnectionError && err.kind === 'decode', String(err));
@@ -228,12 +217,7 @@ describe('libvirt client against a fake daemon', () => {
       c.reply(versionReply(5n));
     };
     const { logger, lines } = captureLogger();
-    const client = await LibvirtClient.connect({
-      uri: 'test:///default',
-      socketPath: fake.path,
-      reconnect: false,
-      logger,
-    });
+    const client = await connectToFake({ logger });
     try {
       assert.equal((await client.call(procedures.connectGetVersion, undefined)).hvVer, 5n);
       assert.equal(client.connection!.stats.unknownSerialReplies, 1);
@@ -251,12 +235,7 @@ describe('libvirt client against a fake daemon', () => {
     fake.handler = (c) => {
       if (n++ > 0) c.reply(versionReply(3n));
     };
-    const client = await LibvirtClient.connect({
-      uri: 'test:///default',
-      socketPath: fake.path,
-      reconnect: false,
-      maxInFlight: 1,
-    });
+    const client = await connectToFake({ maxInFlight: 1 });
     try {
       const err = await client
         .call(procedures.connectGetVersion, undefined, { timeoutMs: 100 })
@@ -270,11 +249,7 @@ describe('libvirt client against a fake daemon', () => {
   });
 
   test('keepalive: a daemon PING gets a PONG', async () => {
-    const client = await LibvirtClient.connect({
-      uri: 'test:///default',
-      socketPath: fake.path,
-      reconnect: false,
-    });
+    const client = await connectToFake();
     try {
       fake.broadcast(Program.KEEPALIVE, KeepaliveProc.PING);
       for (let i = 0; i < 50 && !fake.received.some((h) => h.prog === Program.KEEPALIVE); i++)
@@ -301,21 +276,12 @@ describe('libvirt client against a fake daemon', () => {
   });
 
   test('events: lifecycle and agent-lifecycle messages become typed events on the stream; unknown callbacks are dropped', async () => {
-    fake.handler = (c) => {
-      if (c.header.proc === procedures.connectDomainEventCallbackRegisterAny.proc) {
-        const { eventID } = decode(procedures.connectDomainEventCallbackRegisterAny.args, c.payload);
-        c.reply(encode(xint, eventID === 0 ? 7 : 8));
-      } else c.reply();
-    };
-    const client = await LibvirtClient.connect({
-      uri: 'test:///default',
-      socketPath: fake.path,
-      reconnect: false,
-    });
+    answerEventRegistrations((eventID) => (eventID === 0 ? 7 : 8));
+    const client = await connectToFake();
     try {
       await client.subscribe('lifecycle');
       await client.subscribe('agent-lifecycle');
-      const dom = new DomainRef('kt-rpc-fake', '11111111-2222-3333-4444-555555555555', 3);
+      const dom = fakeDomain();
       const lifecycle = messages.domainEventCallbackLifecycle;
       const agent = messages.domainEventCallbackAgentLifecycle;
       const ac = new AbortController();
@@ -364,21 +330,12 @@ describe('libvirt client against a fake daemon', () => {
   });
 
   test('events: block-job and job-completed messages decode, typed params included', async () => {
-    fake.handler = (c) => {
-      if (c.header.proc === procedures.connectDomainEventCallbackRegisterAny.proc) {
-        const { eventID } = decode(procedures.connectDomainEventCallbackRegisterAny.args, c.payload);
-        c.reply(encode(xint, 100 + eventID));
-      } else c.reply();
-    };
-    const client = await LibvirtClient.connect({
-      uri: 'test:///default',
-      socketPath: fake.path,
-      reconnect: false,
-    });
+    answerEventRegistrations((eventID) => 100 + eventID);
+    const client = await connectToFake();
     try {
       await client.subscribe('block-job');
       await client.subscribe('job-completed');
-      const dom = new DomainRef('kt-rpc-fake', '11111111-2222-3333-4444-555555555555', 3);
+      const dom = fakeDomain();
       const blockJob = messages.domainEventBlockJob2;
       const jobDone = messages.domainEventCallbackJobCompleted;
       const got: DomainEvent[] = [];
@@ -417,11 +374,7 @@ describe('libvirt client against a fake daemon', () => {
       c.header.proc === procedures.connectDomainEventCallbackRegisterAny.proc
         ? c.reply(encode(xint, 1))
         : c.reply(versionReply(11n));
-    const client = await LibvirtClient.connect({
-      uri: 'test:///default',
-      socketPath: fake.path,
-      reconnectInitialDelayMs: 20,
-    });
+    const client = await connectToFake({ reconnect: true, reconnectInitialDelayMs: 20 });
     try {
       await client.subscribe('lifecycle');
       const disconnected = new Promise((r) => client.once('disconnected', r));
