@@ -7,6 +7,7 @@ import { xdomain, xsecret, xsnapshot, xstoragePool, xstorageVol, xuuid } from '.
 import { xtypedParams } from './typed-params.js';
 import {
   type Codec,
+  type Fields,
   Limits,
   xarray,
   xcharArray,
@@ -60,8 +61,18 @@ function qemu<A, R>(
 const SLOW = 180_000; // QEMU capability probing, domain start/stop on a busy host
 const MEDIUM = 60_000;
 
+// Shapes many procedures share: a handle alone, a handle with flags, an XML document with flags.
 const domFlags = xstruct({ dom: xdomain, flags: xuint });
 const domOnly = xstruct({ dom: xdomain });
+const domPathFlags = xstruct({ dom: xdomain, path: xstr, flags: xuint });
+const xmlFlags = xstruct({ xml: xstr, flags: xuint });
+const secretOnly = xstruct({ secret: xsecret });
+const poolOnly = xstruct({ pool: xstoragePool });
+const volOnly = xstruct({ vol: xstorageVol });
+/** A byte range of a volume, for the stream procedures (upload, download). */
+const volRange = xstruct({ vol: xstorageVol, offset: xuhyper, length: xuhyper, flags: xuint });
+/** An event message: the callback id the daemon gave our registration, the domain, its own fields. */
+const domainEvent = <F extends Fields>(fields: F) => xstruct({ callbackID: xint, dom: xdomain, ...fields });
 /** emulator, arch, machine, virttype: all optional strings (hypervisor CPU and domain capabilities calls). */
 const hvTarget = { emulator: xostr, arch: xostr, machine: xostr, virttype: xostr };
 const migrateParamList = xtypedParams(Limits.MIGRATE_PARAM_LIST_MAX);
@@ -118,12 +129,7 @@ export const procedures = {
   ),
   // The host-independent variants: compare against the host CPU, and baseline from libvirt's CPU map
   // (with EXPAND_FEATURES this lists a named model's own features, whatever the host can run).
-  connectCompareCpu: remote(
-    158,
-    'CONNECT_COMPARE_CPU',
-    xstruct({ xml: xstr, flags: xuint }),
-    xstruct({ result: xint }),
-  ),
+  connectCompareCpu: remote(158, 'CONNECT_COMPARE_CPU', xmlFlags, xstruct({ result: xint })),
   connectBaselineCpu: remote(
     162,
     'CONNECT_BASELINE_CPU',
@@ -152,13 +158,7 @@ export const procedures = {
     xstruct({ needResults: xint, flags: xuint }),
     xstruct({ domains: xarray(xdomain, Limits.DOMAIN_LIST_MAX), ret: xuint }),
   ),
-  domainDefineXmlFlags: remote(
-    350,
-    'DOMAIN_DEFINE_XML_FLAGS',
-    xstruct({ xml: xstr, flags: xuint }),
-    domOnly,
-    { timeoutMs: MEDIUM },
-  ),
+  domainDefineXmlFlags: remote(350, 'DOMAIN_DEFINE_XML_FLAGS', xmlFlags, domOnly, { timeoutMs: MEDIUM }),
   domainCreateXml: remote(10, 'DOMAIN_CREATE_XML', xstruct({ xmlDesc: xstr, flags: xuint }), domOnly, {
     timeoutMs: SLOW,
   }),
@@ -237,19 +237,13 @@ export const procedures = {
     xvoid,
     { timeoutMs: MEDIUM },
   ),
-  domainBlockJobAbort: remote(
-    237,
-    'DOMAIN_BLOCK_JOB_ABORT',
-    xstruct({ dom: xdomain, path: xstr, flags: xuint }),
-    xvoid,
-    {
-      timeoutMs: MEDIUM,
-    },
-  ),
+  domainBlockJobAbort: remote(237, 'DOMAIN_BLOCK_JOB_ABORT', domPathFlags, xvoid, {
+    timeoutMs: MEDIUM,
+  }),
   domainGetBlockJobInfo: remote(
     238,
     'DOMAIN_GET_BLOCK_JOB_INFO',
-    xstruct({ dom: xdomain, path: xstr, flags: xuint }),
+    domPathFlags,
     xstruct({ found: xint, type: xint, bandwidth: xuhyper, cur: xuhyper, end: xuhyper }),
   ),
 
@@ -298,12 +292,7 @@ export const procedures = {
   domainAbortJob: remote(164, 'DOMAIN_ABORT_JOB', domOnly, xvoid, { timeoutMs: MEDIUM }),
 
   // --- secrets ---
-  secretDefineXml: remote(
-    142,
-    'SECRET_DEFINE_XML',
-    xstruct({ xml: xstr, flags: xuint }),
-    xstruct({ secret: xsecret }),
-  ),
+  secretDefineXml: remote(142, 'SECRET_DEFINE_XML', xmlFlags, secretOnly),
   secretSetValue: remote(
     144,
     'SECRET_SET_VALUE',
@@ -316,37 +305,21 @@ export const procedures = {
     xstruct({ secret: xsecret, flags: xuint }),
     xstruct({ value: xopaque(Limits.SECRET_VALUE_MAX) }),
   ),
-  secretUndefine: remote(146, 'SECRET_UNDEFINE', xstruct({ secret: xsecret }), xvoid),
-  secretLookupByUuid: remote(
-    141,
-    'SECRET_LOOKUP_BY_UUID',
-    xstruct({ uuid: xuuid }),
-    xstruct({ secret: xsecret }),
-  ),
+  secretUndefine: remote(146, 'SECRET_UNDEFINE', secretOnly, xvoid),
+  secretLookupByUuid: remote(141, 'SECRET_LOOKUP_BY_UUID', xstruct({ uuid: xuuid }), secretOnly),
   secretLookupByUsage: remote(
     147,
     'SECRET_LOOKUP_BY_USAGE',
     xstruct({ usageType: xint, usageId: xstr }),
-    xstruct({ secret: xsecret }),
+    secretOnly,
   ),
 
   // --- storage (pools for volume streams) ---
-  storagePoolCreateXml: remote(
-    76,
-    'STORAGE_POOL_CREATE_XML',
-    xstruct({ xml: xstr, flags: xuint }),
-    xstruct({ pool: xstoragePool }),
-    {
-      timeoutMs: MEDIUM,
-    },
-  ),
-  storagePoolLookupByName: remote(
-    84,
-    'STORAGE_POOL_LOOKUP_BY_NAME',
-    xstruct({ name: xstr }),
-    xstruct({ pool: xstoragePool }),
-  ),
-  storagePoolDestroy: remote(80, 'STORAGE_POOL_DESTROY', xstruct({ pool: xstoragePool }), xvoid, {
+  storagePoolCreateXml: remote(76, 'STORAGE_POOL_CREATE_XML', xmlFlags, poolOnly, {
+    timeoutMs: MEDIUM,
+  }),
+  storagePoolLookupByName: remote(84, 'STORAGE_POOL_LOOKUP_BY_NAME', xstruct({ name: xstr }), poolOnly),
+  storagePoolDestroy: remote(80, 'STORAGE_POOL_DESTROY', poolOnly, xvoid, {
     timeoutMs: MEDIUM,
   }),
   storagePoolRefresh: remote(
@@ -360,14 +333,14 @@ export const procedures = {
     93,
     'STORAGE_VOL_CREATE_XML',
     xstruct({ pool: xstoragePool, xml: xstr, flags: xuint }),
-    xstruct({ vol: xstorageVol }),
+    volOnly,
     { timeoutMs: 0 },
   ),
   storageVolLookupByName: remote(
     95,
     'STORAGE_VOL_LOOKUP_BY_NAME',
     xstruct({ pool: xstoragePool, name: xstr }),
-    xstruct({ vol: xstorageVol }),
+    volOnly,
   ),
   storageVolDelete: remote(94, 'STORAGE_VOL_DELETE', xstruct({ vol: xstorageVol, flags: xuint }), xvoid, {
     timeoutMs: MEDIUM,
@@ -375,23 +348,17 @@ export const procedures = {
   storageVolGetInfo: remote(
     98,
     'STORAGE_VOL_GET_INFO',
-    xstruct({ vol: xstorageVol }),
+    volOnly,
     xstruct({ type: xint, capacity: xuhyper, allocation: xuhyper }), // char type: a 4-byte word
   ),
-  storageVolUpload: remote(
-    208,
-    'STORAGE_VOL_UPLOAD',
-    xstruct({ vol: xstorageVol, offset: xuhyper, length: xuhyper, flags: xuint }),
-    xvoid,
-    { stream: 'upload', timeoutMs: MEDIUM },
-  ),
-  storageVolDownload: remote(
-    209,
-    'STORAGE_VOL_DOWNLOAD',
-    xstruct({ vol: xstorageVol, offset: xuhyper, length: xuhyper, flags: xuint }),
-    xvoid,
-    { stream: 'download', timeoutMs: MEDIUM },
-  ),
+  storageVolUpload: remote(208, 'STORAGE_VOL_UPLOAD', volRange, xvoid, {
+    stream: 'upload',
+    timeoutMs: MEDIUM,
+  }),
+  storageVolDownload: remote(209, 'STORAGE_VOL_DOWNLOAD', volRange, xvoid, {
+    stream: 'download',
+    timeoutMs: MEDIUM,
+  }),
 
   // --- events ---
   connectDomainEventCallbackRegisterAny: remote(
@@ -423,26 +390,26 @@ export const messages = {
     name: 'DOMAIN_EVENT_CALLBACK_LIFECYCLE',
     prog: Program.REMOTE,
     proc: 318,
-    msg: xstruct({ callbackID: xint, dom: xdomain, event: xint, detail: xint }),
+    msg: domainEvent({ event: xint, detail: xint }),
   },
   domainEventCallbackAgentLifecycle: {
     name: 'DOMAIN_EVENT_CALLBACK_AGENT_LIFECYCLE',
     prog: Program.REMOTE,
     proc: 348,
-    msg: xstruct({ callbackID: xint, dom: xdomain, state: xint, reason: xint }),
+    msg: domainEvent({ state: xint, reason: xint }),
   },
   // Registered as BLOCK_JOB_2 (16) through the callback API; libvirt named the message without "CALLBACK".
   domainEventBlockJob2: {
     name: 'DOMAIN_EVENT_BLOCK_JOB_2',
     prog: Program.REMOTE,
     proc: 339,
-    msg: xstruct({ callbackID: xint, dom: xdomain, dst: xstr, type: xint, status: xint }),
+    msg: domainEvent({ dst: xstr, type: xint, status: xint }),
   },
   domainEventCallbackJobCompleted: {
     name: 'DOMAIN_EVENT_CALLBACK_JOB_COMPLETED',
     prog: Program.REMOTE,
     proc: 363,
-    msg: xstruct({ callbackID: xint, dom: xdomain, params: xtypedParams(Limits.JOB_STATS_MAX) }),
+    msg: domainEvent({ params: xtypedParams(Limits.JOB_STATS_MAX) }),
   },
 } as const;
 

@@ -369,7 +369,7 @@ export function xcharArray(n: number): Codec<string> {
   };
 }
 
-type Fields = Record<string, Codec<unknown>>;
+export type Fields = Record<string, Codec<unknown>>;
 export type StructType<F extends Fields> = { [K in keyof F]: CodecType<F[K]> };
 
 /** A struct: its fields in declaration order, no padding beyond each field's own. */
