@@ -58,14 +58,8 @@ export function encodePacket(h: Header, payload?: Uint8Array): Buffer {
   }
   const total = LENGTH_SIZE + HEADER_SIZE + plen;
   const buf = Buffer.allocUnsafe(total);
-  buf.writeUInt32BE(total, 0);
-  buf.writeUInt32BE(h.prog >>> 0, 4);
-  buf.writeUInt32BE(h.vers >>> 0, 8);
-  buf.writeInt32BE(h.proc, 12);
-  buf.writeInt32BE(h.type, 16);
-  buf.writeUInt32BE(h.serial >>> 0, 20);
-  buf.writeInt32BE(h.status, 24);
   if (payload && plen) buf.set(payload, 28);
+  writeFrame(buf, h);
   return buf;
 }
 
