@@ -15,8 +15,11 @@ export interface ApiDeps {
   identity: IdentityService;
   flavors: FlavorService;
   servers: ServerService;
-  /** rebuild, shelve, backup, lock, admin actions, soft delete (control/server-ops.ts). */
-  serverOps?: ServerOperations;
+  /**
+   * rebuild, shelve, backup, lock, admin actions, soft delete (control/server-ops.ts).
+   * Required: ServerService.action no longer answers lock / unlock / os-resetState / forceDelete.
+   */
+  serverOps: ServerOperations;
   images: ImageService;
   keypairs: KeypairService;
   agents: Map<string, ComputeAgent>;

@@ -37,7 +37,7 @@ export function createComputeApp(d: ApiDeps): FastifyInstance {
   registerVersionRoutes(app);
   registerFlavorRoutes(app, d.flavors);
   registerServerRoutes(app, d.servers, () => d.endpoints().image);
-  if (d.serverOps) registerServerActionRoutes(app, d.serverOps);
+  registerServerActionRoutes(app, d.serverOps);
   registerMiscRoutes(app, {
     repos: d.repos,
     agents: d.agents,

@@ -1,0 +1,67 @@
+// What ServerService's modules (server-create, server-list, server-power) share: the service's
+// environment, the view and result types, and the field checks that create and update both use.
+import type { Fault, Instance, Repositories } from '../db/index.js';
+import type { ComputeAgent } from '../compute/agent.js';
+import type { Logger } from '../util/log.js';
+import type { RequestContext } from './context.js';
+import type { FlavorService } from './flavors.js';
+import type { ImageService } from './images.js';
+import type { SevHostDefaults } from './sev.js';
+import { badRequest } from './errors.js';
+
+export interface ServerView {
+  instance: Instance;
+  fault?: Fault;
+}
+
+export interface ServerCreateResult {
+  servers: Instance[];
+  adminPass: string;
+  reservationId: string;
+}
+
+export interface ServerListQuery {
+  [k: string]: string | string[] | undefined;
+}
+
+/** What the server functions need from ServerService. */
+export interface ServerEnv {
+  repos: Repositories;
+  flavors: FlavorService;
+  images: ImageService;
+  agents: Map<string, ComputeAgent>;
+  log: Logger;
+  /** The largest max_count a create may ask for. */
+  maxCount: number;
+  sevDefaults: SevHostDefaults;
+  /** The instance if the caller may see it (ServerService.find). */
+  find(ctx: RequestContext, id: string): Promise<Instance>;
+  /** Runs work after the reply (tracked, so tests and shutdown can wait for it). */
+  background(p: Promise<unknown>): void;
+}
+
+export const GiB = 1024 ** 3;
+
+/** The metadata of create and the metadata routes: keys 1–255, string values ≤ 255, ≤ 128 items. */
+export function checkServerMetadata(m: unknown): Record<string, string> {
+  if (m === undefined || m === null) return {};
+  if (typeof m !== 'object' || Array.isArray(m)) throw badRequest('metadata must be an object of strings.');
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(m as Record<string, unknown>)) {
+    if (k.length === 0 || k.length > 255) throw badRequest('Metadata keys are 1 to 255 characters.');
+    if (typeof v !== 'string' || v.length > 255)
+      throw badRequest(`Metadata value for ${k} must be a string of at most 255 characters.`);
+    out[k] = v;
+  }
+  if (Object.keys(out).length > 128) throw badRequest('At most 128 metadata items per server.');
+  return out;
+}
+
+export function normalizeV6(ip: string): string {
+  // The canonical short form, as Python's netaddr prints it (tempest compares to that).
+  try {
+    return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
+  } catch {
+    return ip;
+  }
+}

@@ -1,0 +1,204 @@
+// POST /servers/{id}/action for the names ServerService answers: the power actions with their
+// vm_state preconditions, reboot, the console output, and createImage (snapshot). The names
+// control/server-ops.ts owns (rebuild, shelve, lock, unlock, os-resetState, forceDelete, …)
+// never reach here: a preHandler in api/compute/server-actions.ts answers them first.
+import type { ImageRecord, Instance } from '../db/index.js';
+import type { ComputeAgent, PowerAction } from '../compute/agent.js';
+import type { RequestContext } from './context.js';
+import { ServiceError, badRequest, conflict } from './errors.js';
+import { refuseSevAction } from './sev.js';
+import { stateConflict } from './server-common.js';
+import { checkServerMetadata, type ServerEnv } from './server-fields.js';
+
+const ACTIONS_WITH_STATE: Record<
+  string,
+  { action: PowerAction; from: string[]; task: string; record: string }
+> = {
+  'os-start': { action: 'start', from: ['stopped'], task: 'powering-on', record: 'start' },
+  'os-stop': {
+    action: 'stop',
+    from: ['active', 'error', 'paused', 'suspended', 'rescued'],
+    task: 'powering-off',
+    record: 'stop',
+  },
+  pause: { action: 'pause', from: ['active'], task: 'pausing', record: 'pause' },
+  unpause: { action: 'unpause', from: ['paused'], task: 'unpausing', record: 'unpause' },
+  suspend: { action: 'suspend', from: ['active'], task: 'suspending', record: 'suspend' },
+  resume: { action: 'resume', from: ['suspended'], task: 'resuming', record: 'resume' },
+};
+
+const UNSUPPORTED_ACTIONS = new Set([
+  'shelve',
+  'shelveOffload',
+  'unshelve',
+  'rebuild',
+  'resize',
+  'confirmResize',
+  'revertResize',
+  'migrate',
+  'os-migrateLive',
+  'evacuate',
+  'rescue',
+  'unrescue',
+  'changePassword',
+  'addSecurityGroup',
+  'removeSecurityGroup',
+  'createBackup',
+  'trigger_crash_dump',
+  'addFixedIp',
+  'removeFixedIp',
+  'addFloatingIp',
+  'removeFloatingIp',
+  'restore',
+]);
+
+/**
+ * POST /servers/{id}/action. Returns undefined (202, empty), console output, or the
+ * snapshot's image id (createImage).
+ */
+export async function serverAction(
+  env: ServerEnv,
+  ctx: RequestContext,
+  id: string,
+  body: Record<string, unknown>,
+): Promise<undefined | { output: string } | { imageId: string }> {
+  const keys = Object.keys(body);
+  if (keys.length !== 1)
+    throw badRequest('The action body must have exactly one action key, e.g. {"os-stop": null}.');
+  const name = keys[0];
+  const arg = body[name];
+  const inst = await env.find(ctx, id);
+  const agent = inst.host ? env.agents.get(inst.host) : undefined;
+  if (inst.locked && !ctx.isAdmin && name !== 'os-getConsoleOutput') {
+    throw conflict(`Instance ${id} is locked; an administrator or its owner must unlock it first.`);
+  }
+  await refuseSevAction(name, inst, async (imageId) => (await env.repos.images.get(imageId))?.properties);
+  const simple = ACTIONS_WITH_STATE[name];
+  if (simple || name === 'reboot') {
+    let plan = simple;
+    if (name === 'reboot') {
+      const type = (arg as { type?: unknown } | null)?.type;
+      if (type !== 'SOFT' && type !== 'HARD' && type !== 'soft' && type !== 'hard') {
+        throw badRequest('reboot needs {"type": "SOFT"} or {"type": "HARD"}.');
+      }
+      plan =
+        String(type).toUpperCase() === 'HARD'
+          ? {
+              action: 'reboot-hard',
+              from: ['active', 'stopped', 'paused', 'suspended', 'error'],
+              task: 'rebooting_hard',
+              record: 'reboot',
+            }
+          : { action: 'reboot-soft', from: ['active'], task: 'rebooting', record: 'reboot' };
+    } else if (
+      arg !== null &&
+      arg !== undefined &&
+      !(typeof arg === 'object' && Object.keys(arg).length === 0)
+    ) {
+      throw badRequest(`${name} takes no arguments ({"${name}": null}).`);
+    }
+    if (!agent) throw stateConflict(inst, name);
+    if (!(await env.repos.instances.startTask(inst.uuid, plan.from, plan.task))) {
+      throw stateConflict((await env.repos.instances.get(inst.uuid)) ?? inst, name);
+    }
+    const action = await env.repos.instances.startAction({
+      instanceUuid: inst.uuid,
+      requestId: ctx.requestId,
+      action: plan.record,
+      userId: ctx.userId,
+      projectId: ctx.projectId,
+    });
+    env.background(agent.act(inst.uuid, plan.action, action.id));
+    return undefined;
+  }
+  switch (name) {
+    case 'os-getConsoleOutput': {
+      const len = (arg as { length?: unknown } | null)?.length;
+      let lines: number | undefined;
+      if (len !== undefined && len !== null) {
+        const n = typeof len === 'string' && /^-?\d+$/.test(len) ? Number(len) : len;
+        if (typeof n !== 'number' || !Number.isInteger(n) || n < -1)
+          throw badRequest('length must be a whole number ≥ -1.');
+        lines = n === -1 ? undefined : n;
+      }
+      if (!agent || inst.vmState === 'building') {
+        throw conflict(
+          `Cannot get the console output of instance ${id} while it is in vm_state ${inst.vmState}.`,
+        );
+      }
+      let text: string;
+      try {
+        text = await agent.consoleOutput(inst.uuid, 1024 * 1024);
+      } catch (e) {
+        if ((e as { code?: unknown }).code === 'instance-not-found') {
+          throw conflict(
+            `Instance ${id} has no guest on its host (it is ${inst.vmState}); there is no console output.`,
+          );
+        }
+        throw e;
+      }
+      if (lines === undefined) return { output: text };
+      const all = text.split('\n');
+      if (all.length && all[all.length - 1] === '') all.pop();
+      return { output: lines === 0 ? '' : all.slice(-lines).join('\n') };
+    }
+    case 'createImage':
+      return createImage(env, ctx, inst, arg, agent);
+  }
+  if (UNSUPPORTED_ACTIONS.has(name)) {
+    throw new ServiceError('not_implemented', `The ${name} action is not implemented by Kestrel yet.`);
+  }
+  throw badRequest(`There is no such action: ${name}`);
+}
+
+async function createImage(
+  env: ServerEnv,
+  ctx: RequestContext,
+  inst: Instance,
+  arg: unknown,
+  agent: ComputeAgent | undefined,
+): Promise<{ imageId: string }> {
+  const a = arg as { name?: unknown; metadata?: unknown } | null;
+  if (!a || typeof a.name !== 'string' || a.name.trim() === '' || a.name.length > 255) {
+    throw badRequest('createImage needs {"name": "…"} (1 to 255 characters).');
+  }
+  const extra = checkServerMetadata(a.metadata);
+  const allowed = ['active', 'stopped', 'paused', 'suspended'];
+  if (!agent || !allowed.includes(inst.vmState)) throw stateConflict(inst, 'createImage');
+  const source = await env.repos.images.get(inst.imageId);
+  const props: Record<string, unknown> = { ...(source?.properties ?? {}) };
+  for (const k of Object.keys(props)) if (k.startsWith('owner_specified.')) delete props[k];
+  Object.assign(props, extra, {
+    image_type: 'snapshot',
+    instance_uuid: inst.uuid,
+    base_image_ref: inst.imageId,
+    user_id: ctx.userId,
+  });
+  if (!(await env.repos.instances.startTask(inst.uuid, allowed, 'image_snapshot'))) {
+    throw stateConflict((await env.repos.instances.get(inst.uuid)) ?? inst, 'createImage');
+  }
+  let image: ImageRecord;
+  try {
+    image = await env.images.create(ctx, {
+      name: a.name,
+      disk_format: 'qcow2',
+      container_format: 'bare',
+      visibility: 'private',
+      min_disk: source?.minDisk ?? 0,
+      min_ram: source?.minRam ?? 0,
+      ...props,
+    });
+  } catch (e) {
+    await env.repos.instances.update(inst.uuid, { taskState: null });
+    throw e;
+  }
+  const action = await env.repos.instances.startAction({
+    instanceUuid: inst.uuid,
+    requestId: ctx.requestId,
+    action: 'createImage',
+    userId: ctx.userId,
+    projectId: ctx.projectId,
+  });
+  env.background(agent.snapshot(inst.uuid, image.id, action.id));
+  return { imageId: image.id };
+}
