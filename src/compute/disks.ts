@@ -26,6 +26,11 @@ export interface RootDisks {
    * reach it (RBD: ceph.conf, keyring); undefined = let the driver copy it (driver.snapshot).
    */
   snapshotCopier?(instanceUuid: string): DiskCopier | undefined;
+  /**
+   * Instance uuids that have a root disk in the backend (DiskBackend.list), so start-up
+   * reconciliation can find orphans that live outside instances_path (LVM volumes, RBD images).
+   */
+  list?(): Promise<string[]>;
 }
 
 /** What the disks need from the image cache. */
@@ -79,6 +84,10 @@ export class BackendDisks implements RootDisks {
 
   delete(instanceUuid: string): Promise<void> {
     return this.backend.delete(instanceUuid);
+  }
+
+  list(): Promise<string[]> {
+    return this.backend.list();
   }
 
   exportTo(instanceUuid: string, targetPath: string, format: 'qcow2' | 'raw'): Promise<void> {

@@ -29,6 +29,11 @@
 //   destroying a guest could destroy data an operator still wants. Domains whose files are
 //   elsewhere belong to another Kestrel on the same libvirtd and are left alone.
 // - `<instances_path>/<uuid>/` directories that no live instance and no domain owns are removed.
+// - Disks the configured disk backend lists (DiskBackend.list: LVM volumes and RBD images live
+//   outside instances_path) whose instance is unknown to the database or deleted, and that no
+//   domain uses, are deleted and logged. The volume group / pool must belong to this Kestrel
+//   database (as Nova's images_volume_group / images_rbd_pool): a second deployment sharing it
+//   would have its disks seen as orphans.
 // - Image-cache `.part` / `.converted` files are removed when no process holds their lock.
 // - Allocations on this host whose consumer is not a live instance are released.
 import { existsSync } from 'node:fs';
@@ -82,6 +87,8 @@ export interface ReconcileReport {
   /** Kestrel domains with no database row under this instances_path: kept, reported. */
   unknownDomains: string[];
   diskDirsRemoved: string[];
+  /** Backend disks (LVM volumes, RBD images, …) of unknown or deleted instances: deleted. */
+  backendDisksRemoved: string[];
   cacheFilesRemoved: string[];
   allocationsReleased: string[];
   snapshotsKilled: string[];
@@ -109,6 +116,7 @@ function emptyReport(): ReconcileReport {
     domainsReaped: [],
     unknownDomains: [],
     diskDirsRemoved: [],
+    backendDisksRemoved: [],
     cacheFilesRemoved: [],
     allocationsReleased: [],
     snapshotsKilled: [],
@@ -211,6 +219,7 @@ export class Reconciler {
     const remaining = () => new Set([...domains].filter((u) => !this.destroyed.has(u)));
     await this.domains(remaining(), live).catch((e) => this.failed('checking the domains', e));
     await this.diskDirs(remaining(), live).catch((e) => this.failed('checking instance directories', e));
+    await this.backendDisks(remaining(), live).catch((e) => this.failed('checking the disk backend', e));
     await this.cacheParts().catch((e) => this.failed('checking the image cache', e));
     await this.snapshotFiles().catch((e) => this.failed('checking snapshot files', e));
     await this.allocations().catch((e) => this.failed('checking allocations', e));
@@ -402,6 +411,35 @@ export class Reconciler {
     }
   }
 
+  /** Disks the backend lists whose instance the database does not know or records as deleted. */
+  private async backendDisks(domains: Set<string>, live: Set<string>): Promise<void> {
+    if (!this.o.disks.list) return;
+    const listed = await this.o.disks.list();
+    const removedDirs = new Set(this.report.diskDirsRemoved);
+    const candidates = listed.filter(
+      (u) => UUID_RE.test(u) && !live.has(u) && !domains.has(u) && !removedDirs.has(u),
+    );
+    if (candidates.length === 0) return;
+    const rows = await instanceRows(this.o.repos.db, candidates);
+    for (const uuid of candidates) {
+      // A live instance of this database elsewhere (another host, or not scheduled yet) keeps it.
+      const deleted = rows.get(uuid);
+      if (deleted === false) continue;
+      try {
+        await this.o.disks.delete(uuid);
+        this.report.backendDisksRemoved.push(uuid);
+        this.log.warn(
+          { instance: uuid, instanceRow: deleted === true ? 'deleted' : 'none' },
+          deleted === true
+            ? 'deleted the disk of a deleted instance left in the disk backend'
+            : 'deleted a disk in the disk backend whose instance the database does not know',
+        );
+      } catch (e) {
+        this.failed(`deleting orphaned backend disk of ${uuid}`, e);
+      }
+    }
+  }
+
   /**
    * Flattened copies a snapshot writes before uploading (compute manager): at start-up no
    * snapshot of this service runs, so a copy whose image is not still being saved is dead.
@@ -475,6 +513,7 @@ export class Reconciler {
         domainsReaped: r.domainsReaped.length,
         unknownDomains: r.unknownDomains,
         diskDirsRemoved: r.diskDirsRemoved.length,
+        backendDisksRemoved: r.backendDisksRemoved.length,
         cacheFilesRemoved: r.cacheFilesRemoved.length,
         allocationsReleased: r.allocationsReleased.length,
         failures: r.failures.length,
