@@ -15,6 +15,7 @@ import {
 import type { Database } from './schema.js';
 import { initial } from './migrations/0001-initial.js';
 import { instanceSystemMetadata } from './migrations/0003-instance-system-metadata.js';
+import { instanceListIndexes } from './migrations/0004-instance-list-indexes.js';
 
 export type DatabaseKind = 'sqlite' | 'postgresql';
 
@@ -36,6 +37,7 @@ export class DatabaseConfigError extends Error {
 const migrations: Record<string, Migration> = {
   '0001-initial': initial,
   '0003-instance-system-metadata': instanceSystemMetadata,
+  '0004-instance-list-indexes': instanceListIndexes,
 };
 
 class StaticProvider implements MigrationProvider {
