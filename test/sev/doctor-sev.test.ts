@@ -1,25 +1,20 @@
-// `kestrel doctor`'s SEV slot check on recorded AMD hosts, with virsh answering from the
+// `kestrel doctor`'s SEV slot check on recorded AMD hosts, with libvirt answering from the
 // recorded SEV domain capabilities (this machine has no SEV).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runDoctor, type DoctorReport } from '../../src/host/index.js';
-import type { CommandRunner } from '../../src/host/command-runner.js';
+import { fakeLibvirt } from '../../src/host/test-fixtures.js';
 import type { KvmProbeFn } from '../../src/host/kvm-probe.js';
 
 const FIX = join(import.meta.dirname, '..', 'fixtures');
 
-function virshFrom(file: string): CommandRunner {
-  return async (argv) => ({
-    code: 0,
-    signal: null,
-    stdout: argv.includes('version')
-      ? 'Using library: libvirt 9.0.0\nRunning hypervisor: QEMU 7.2.0\n'
-      : readFileSync(join(FIX, 'sev', file), 'utf8'),
-    stderr: '',
-    timedOut: false,
-    durationMs: 1,
+function libvirtFrom(file: string) {
+  return fakeLibvirt({
+    libVersion: 9_000_000,
+    hvVersion: 7_002_000,
+    domainCapabilities: () => readFileSync(join(FIX, 'sev', file), 'utf8'),
   });
 }
 
@@ -37,7 +32,7 @@ async function slots(
     virtTypeSetting: 'auto',
     runProbe: false,
     probe: noProbe,
-    runner: virshFrom(file),
+    libvirt: libvirtFrom(file),
     numMemoryEncryptedGuests: configured,
   });
   const c = r.checks.find((x) => x.id === 'sev.slots');
