@@ -2,8 +2,10 @@
 // disk, and destroy it with everything libvirt leaves behind.
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   DomainState,
+  ErrorCode,
   UndefineFlags,
   isLibvirtError,
   isNoDomain,
@@ -19,6 +21,20 @@ import type { DriverContext } from './driver-context.js';
 import { renderDomain } from './domain/render.js';
 import { operationFailure } from './failures.js';
 import { snapshotDisk } from './snapshot.js';
+
+/** How many times destroy tries to kill a busy QEMU (Nova: 3), and the first pause between. */
+const DESTROY_ATTEMPTS = 3;
+const DESTROY_RETRY_MS = 200;
+const EBUSY = 16;
+
+/** libvirt's "Failed to terminate process N with SIGKILL: Device or resource busy". */
+export function isKillBusy(e: unknown): boolean {
+  return (
+    isLibvirtError(e) &&
+    e.code === ErrorCode.SYSTEM_ERROR &&
+    (e.int1 === EBUSY || /Device or resource busy/.test(e.libvirtMessage))
+  );
+}
 
 export class GuestLifecycle {
   /** The ceph secret, made sure of once (retried after a failure). */
@@ -114,11 +130,7 @@ export class GuestLifecycle {
       }
       try {
         const def = await ctx.definition(dom);
-        if ((await ctx.state(dom)) !== DomainState.SHUTOFF) {
-          await ctx.lv.domains.destroy(dom).catch((e: unknown) => {
-            if (!isNoDomain(e) && !(isLibvirtError(e) && /not running/.test(e.libvirtMessage))) throw e;
-          });
-        }
+        if ((await ctx.state(dom)) !== DomainState.SHUTOFF) await this.killGuest(uuid, dom);
         await this.undefine(dom);
         // Whatever libvirt left: the NVRAM file (older daemons) and the console log.
         if (def.os.nvram?.path) await rm(def.os.nvram.path, { force: true });
@@ -128,6 +140,30 @@ export class GuestLifecycle {
         throw operationFailure(e, uuid, 'destroy');
       }
     });
+  }
+
+  /**
+   * Stops the guest's QEMU (virDomainDestroy). Under heavy load libvirt can fail to SIGKILL it
+   * ("Failed to terminate process … with SIGKILL: Device or resource busy", VIR_ERR_SYSTEM_ERROR
+   * with EBUSY): as Nova's _destroy does, try again, here up to DESTROY_ATTEMPTS times in all,
+   * with a short growing pause for the host to catch up.
+   */
+  private async killGuest(uuid: string, dom: DomainRef): Promise<void> {
+    const { ctx } = this;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await ctx.lv.domains.destroy(dom);
+        return;
+      } catch (e) {
+        if (isNoDomain(e) || (isLibvirtError(e) && /not running/.test(e.libvirtMessage))) return;
+        if (!isKillBusy(e) || attempt >= DESTROY_ATTEMPTS) throw e;
+        ctx.log.warn(
+          { instance: uuid, attempt, err: e },
+          `libvirt could not kill the guest's QEMU process (busy); destroy attempt ${attempt + 1} of ${DESTROY_ATTEMPTS} follows`,
+        );
+        await sleep(DESTROY_RETRY_MS * attempt);
+      }
+    }
   }
 
   snapshot(
