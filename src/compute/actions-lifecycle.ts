@@ -70,15 +70,7 @@ export class LifecycleOperations {
         throw new Error(`image ${imageId} was deleted or changed while the snapshot was taken`);
       }
       const facts = await s.imageStore.put(imageId, createReadStream(tmp), { declaredFormat: 'qcow2' });
-      await s.repos.images.update(imageId, {
-        status: 'active',
-        size: facts.size,
-        virtualSize: facts.virtualSize,
-        checksum: facts.checksum,
-        osHashAlgo: facts.osHashAlgo,
-        osHashValue: facts.osHashValue,
-        location: facts.location,
-      });
+      await s.repos.images.activate(imageId, facts);
     } catch (e) {
       await s.repos.images.update(imageId, { status: 'killed', failure: describeError(e) }).catch(() => {});
       throw e;

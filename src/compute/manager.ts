@@ -43,6 +43,44 @@ interface ActionPlan {
 
 const GiB = 1024 * 1024 * 1024;
 
+/**
+ * What each power action does on the host: the instance-action event it records, the task_state
+ * it runs under, the driver call, and the vm_state / power state it leaves (Nova's compute manager).
+ */
+const POWER_PLANS: Record<
+  PowerAction,
+  Omit<ActionPlan, 'run'> & { run: (d: HypervisorDriver, uuid: string, stopSeconds: number) => Promise<void> }
+> = {
+  start: plan('compute_start_instance', 'powering-on', 'active', PowerState.RUNNING, (d, u) => d.powerOn(u)),
+  stop: plan('compute_stop_instance', 'powering-off', 'stopped', PowerState.SHUTDOWN, (d, u, s) =>
+    d.powerOff(u, s),
+  ),
+  'reboot-soft': plan('compute_reboot_instance', 'rebooting', 'active', PowerState.RUNNING, (d, u) =>
+    d.reboot(u, 'soft'),
+  ),
+  'reboot-hard': plan('compute_reboot_instance', 'rebooting_hard', 'active', PowerState.RUNNING, (d, u) =>
+    d.reboot(u, 'hard'),
+  ),
+  pause: plan('compute_pause_instance', 'pausing', 'paused', PowerState.PAUSED, (d, u) => d.pause(u)),
+  unpause: plan('compute_unpause_instance', 'unpausing', 'active', PowerState.RUNNING, (d, u) =>
+    d.unpause(u),
+  ),
+  suspend: plan('compute_suspend_instance', 'suspending', 'suspended', PowerState.SUSPENDED, (d, u) =>
+    d.suspend(u),
+  ),
+  resume: plan('compute_resume_instance', 'resuming', 'active', PowerState.RUNNING, (d, u) => d.resume(u)),
+};
+
+function plan(
+  event: string,
+  task: string,
+  vmState: string,
+  powerState: PowerState,
+  run: (d: HypervisorDriver, uuid: string, stopSeconds: number) => Promise<void>,
+) {
+  return { event, task, vmState, powerState, run };
+}
+
 export class ComputeManager implements ComputeAgent {
   readonly host: string;
   private readonly repos: Repositories;
@@ -359,72 +397,8 @@ export class ComputeManager implements ComputeAgent {
   }
 
   private plan(action: PowerAction, stopSeconds: number): ActionPlan {
-    switch (action) {
-      case 'start':
-        return {
-          event: 'compute_start_instance',
-          task: 'powering-on',
-          run: (d, u) => d.powerOn(u),
-          vmState: 'active',
-          powerState: PowerState.RUNNING,
-        };
-      case 'stop':
-        return {
-          event: 'compute_stop_instance',
-          task: 'powering-off',
-          run: (d, u) => d.powerOff(u, stopSeconds),
-          vmState: 'stopped',
-          powerState: PowerState.SHUTDOWN,
-        };
-      case 'reboot-soft':
-        return {
-          event: 'compute_reboot_instance',
-          task: 'rebooting',
-          run: (d, u) => d.reboot(u, 'soft'),
-          vmState: 'active',
-          powerState: PowerState.RUNNING,
-        };
-      case 'reboot-hard':
-        return {
-          event: 'compute_reboot_instance',
-          task: 'rebooting_hard',
-          run: (d, u) => d.reboot(u, 'hard'),
-          vmState: 'active',
-          powerState: PowerState.RUNNING,
-        };
-      case 'pause':
-        return {
-          event: 'compute_pause_instance',
-          task: 'pausing',
-          run: (d, u) => d.pause(u),
-          vmState: 'paused',
-          powerState: PowerState.PAUSED,
-        };
-      case 'unpause':
-        return {
-          event: 'compute_unpause_instance',
-          task: 'unpausing',
-          run: (d, u) => d.unpause(u),
-          vmState: 'active',
-          powerState: PowerState.RUNNING,
-        };
-      case 'suspend':
-        return {
-          event: 'compute_suspend_instance',
-          task: 'suspending',
-          run: (d, u) => d.suspend(u),
-          vmState: 'suspended',
-          powerState: PowerState.SUSPENDED,
-        };
-      case 'resume':
-        return {
-          event: 'compute_resume_instance',
-          task: 'resuming',
-          run: (d, u) => d.resume(u),
-          vmState: 'active',
-          powerState: PowerState.RUNNING,
-        };
-    }
+    const p = POWER_PLANS[action];
+    return { ...p, run: (d, u) => p.run(d, u, stopSeconds) };
   }
 
   /** Nova's clean-shutdown time: the image's os_shutdown_timeout, else the configured one. */
@@ -480,15 +454,7 @@ export class ComputeManager implements ComputeAgent {
           const facts = await this.opts.imageStore.put(imageId, createReadStream(tmp), {
             declaredFormat: 'qcow2',
           });
-          await this.repos.images.update(imageId, {
-            status: 'active',
-            size: facts.size,
-            virtualSize: facts.virtualSize,
-            checksum: facts.checksum,
-            osHashAlgo: facts.osHashAlgo,
-            osHashValue: facts.osHashValue,
-            location: facts.location,
-          });
+          await this.repos.images.activate(imageId, facts);
         });
         await this.repos.instances.finishAction(actionId, null);
       } catch (e) {

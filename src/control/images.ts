@@ -230,16 +230,7 @@ export class ImageService {
         declaredFormat: img.diskFormat,
         maxSize: this.limits.maxImageSize,
       });
-      await this.repos.images.update(id, {
-        status: 'active',
-        size: facts.size,
-        virtualSize: facts.virtualSize,
-        checksum: facts.checksum,
-        osHashAlgo: facts.osHashAlgo,
-        osHashValue: facts.osHashValue,
-        location: facts.location,
-        failure: null,
-      });
+      await this.repos.images.activate(id, facts);
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       const code = (e as { code?: unknown }).code;

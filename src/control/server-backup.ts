@@ -11,6 +11,7 @@ import {
   checkLock,
   checkMetadata,
   computeOf,
+  createInstanceImage,
   recordAction,
   startTask,
   stateConflict,
@@ -47,23 +48,9 @@ export async function createBackup(
   await startTask(env, inst, BACKUP_FROM, 'image_backup', 'createBackup');
   let imageId: string;
   try {
-    const source = await env.repos.images.get(inst.imageId);
-    const props: Record<string, unknown> = { ...(source?.properties ?? {}) };
-    for (const k of Object.keys(props)) if (k.startsWith('owner_specified.')) delete props[k];
-    const image = await env.images.create(ctx, {
-      name: a.name,
-      disk_format: 'qcow2',
-      container_format: 'bare',
-      visibility: 'private',
-      min_disk: source?.minDisk ?? 0,
-      min_ram: source?.minRam ?? 0,
-      ...props,
+    const image = await createInstanceImage(env.repos, env.images, ctx, inst, a.name, 'backup', {
       ...extra,
-      image_type: 'backup',
       backup_type: a.backup_type,
-      instance_uuid: inst.uuid,
-      base_image_ref: inst.imageId,
-      user_id: ctx.userId,
     });
     imageId = image.id;
   } catch (e) {

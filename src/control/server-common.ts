@@ -2,7 +2,7 @@
 // share: finding the instance, Nova's lock and state checks with their 409 texts, the
 // compare-and-set that starts a task, recording an instance action, and the per-host compute
 // operations (src/compute/actions-lifecycle.ts).
-import type { Instance, Repositories } from '../db/index.js';
+import type { ImageRecord, Instance, Repositories } from '../db/index.js';
 import type { LifecycleOperations } from '../compute/actions-lifecycle.js';
 import type { ImageService } from './images.js';
 import type { ServerService } from './servers.js';
@@ -148,3 +148,36 @@ export function checkMetadata(m: unknown, maxItems: number): Record<string, stri
 }
 
 export const MAX_SERVER_META = 128;
+
+/**
+ * The queued image a copy of the instance's disk goes to (createImage, createBackup, shelve), as
+ * Nova makes it: qcow2, private, the source image's properties (without owner_specified.*) and
+ * minimums, then `extra`, then image_type and where it came from.
+ */
+export async function createInstanceImage(
+  repos: Repositories,
+  images: ImageService,
+  ctx: RequestContext,
+  inst: Instance,
+  name: string,
+  imageType: 'snapshot' | 'backup',
+  extra: Record<string, unknown> = {},
+): Promise<ImageRecord> {
+  const source = await repos.images.get(inst.imageId);
+  const props: Record<string, unknown> = { ...(source?.properties ?? {}) };
+  for (const k of Object.keys(props)) if (k.startsWith('owner_specified.')) delete props[k];
+  return images.create(ctx, {
+    name,
+    disk_format: 'qcow2',
+    container_format: 'bare',
+    visibility: 'private',
+    min_disk: source?.minDisk ?? 0,
+    min_ram: source?.minRam ?? 0,
+    ...props,
+    ...extra,
+    image_type: imageType,
+    instance_uuid: inst.uuid,
+    base_image_ref: inst.imageId,
+    user_id: ctx.userId,
+  });
+}

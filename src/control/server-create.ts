@@ -7,12 +7,12 @@ import type { FlavorSnapshot, ImageRecord, Instance } from '../db/index.js';
 import type { RequestContext } from './context.js';
 import { ServiceError, badRequest } from './errors.js';
 import { requireAdmin } from './flavors.js';
-import { isUuid } from './images.js';
 import { buildResourceRequest } from './scheduler/request.js';
 import { claimResources } from './scheduler/claim.js';
 import { validateMemoryEncryption } from './sev.js';
 import {
   GiB,
+  activeImageFromRef,
   checkServerMetadata,
   normalizeV6,
   type ServerCreateResult,
@@ -199,15 +199,7 @@ async function resolveImage(
   if (typeof imageRef !== 'string' || imageRef === '') {
     throw badRequest('imageRef is required: Kestrel boots from images (no volumes).');
   }
-  const id = imageRef.replace(/\/+$/, '').split('/').pop()!;
-  if (!isUuid(id)) throw badRequest(`Invalid imageRef provided: ${imageRef} is not an image id.`);
-  const image = await env.images.get(ctx, id).catch((e) => {
-    if (e instanceof ServiceError && e.code === 'not_found')
-      throw badRequest(`Image ${id} could not be found.`);
-    throw e;
-  });
-  if (image.status !== 'active') throw badRequest(`Image ${id} is not active (it is ${image.status}).`);
-  return image;
+  return activeImageFromRef(env.images, ctx, imageRef);
 }
 
 function checkFit(flavor: FlavorSnapshot, image: ImageRecord): void {

@@ -1,13 +1,13 @@
 // What ServerService's modules (server-create, server-list, server-power) share: the service's
 // environment, the view and result types, and the field checks that create and update both use.
-import type { Fault, Instance, Repositories } from '../db/index.js';
+import type { Fault, ImageRecord, Instance, Repositories } from '../db/index.js';
 import type { ComputeAgent } from '../compute/agent.js';
 import type { Logger } from '../util/log.js';
 import type { RequestContext } from './context.js';
 import type { FlavorService } from './flavors.js';
-import type { ImageService } from './images.js';
+import { isUuid, type ImageService } from './images.js';
 import type { SevHostDefaults } from './sev.js';
-import { badRequest } from './errors.js';
+import { ServiceError, badRequest } from './errors.js';
 
 export interface ServerView {
   instance: Instance;
@@ -64,4 +64,21 @@ export function normalizeV6(ip: string): string {
   } catch {
     return ip;
   }
+}
+
+/** The active image an imageRef (an id, or a URL ending in one) names; a 400 otherwise (create, rebuild). */
+export async function activeImageFromRef(
+  images: ImageService,
+  ctx: RequestContext,
+  ref: string,
+): Promise<ImageRecord> {
+  const id = ref.replace(/\/+$/, '').split('/').pop()!;
+  if (!isUuid(id)) throw badRequest(`Invalid imageRef provided: ${ref} is not an image id.`);
+  const image = await images.get(ctx, id).catch((e) => {
+    if (e instanceof ServiceError && e.code === 'not_found')
+      throw badRequest(`Image ${id} could not be found.`);
+    throw e;
+  });
+  if (image.status !== 'active') throw badRequest(`Image ${id} is not active (it is ${image.status}).`);
+  return image;
 }

@@ -7,7 +7,7 @@ import type { ComputeAgent, PowerAction } from '../compute/agent.js';
 import type { RequestContext } from './context.js';
 import { ServiceError, badRequest, conflict } from './errors.js';
 import { refuseSevAction } from './sev.js';
-import { stateConflict } from './server-common.js';
+import { createInstanceImage, stateConflict } from './server-common.js';
 import { checkServerMetadata, type ServerEnv } from './server-fields.js';
 
 const ACTIONS_WITH_STATE: Record<
@@ -165,29 +165,12 @@ async function createImage(
   const extra = checkServerMetadata(a.metadata);
   const allowed = ['active', 'stopped', 'paused', 'suspended'];
   if (!agent || !allowed.includes(inst.vmState)) throw stateConflict(inst, 'createImage');
-  const source = await env.repos.images.get(inst.imageId);
-  const props: Record<string, unknown> = { ...(source?.properties ?? {}) };
-  for (const k of Object.keys(props)) if (k.startsWith('owner_specified.')) delete props[k];
-  Object.assign(props, extra, {
-    image_type: 'snapshot',
-    instance_uuid: inst.uuid,
-    base_image_ref: inst.imageId,
-    user_id: ctx.userId,
-  });
   if (!(await env.repos.instances.startTask(inst.uuid, allowed, 'image_snapshot'))) {
     throw stateConflict((await env.repos.instances.get(inst.uuid)) ?? inst, 'createImage');
   }
   let image: ImageRecord;
   try {
-    image = await env.images.create(ctx, {
-      name: a.name,
-      disk_format: 'qcow2',
-      container_format: 'bare',
-      visibility: 'private',
-      min_disk: source?.minDisk ?? 0,
-      min_ram: source?.minRam ?? 0,
-      ...props,
-    });
+    image = await createInstanceImage(env.repos, env.images, ctx, inst, a.name, 'snapshot', extra);
   } catch (e) {
     await env.repos.instances.update(inst.uuid, { taskState: null });
     throw e;

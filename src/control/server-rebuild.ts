@@ -6,8 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import type { ImageRecord, Instance } from '../db/index.js';
 import type { RequestContext } from './context.js';
-import { ServiceError, badRequest } from './errors.js';
-import { isUuid } from './images.js';
+import { badRequest } from './errors.js';
+import { activeImageFromRef } from './server-fields.js';
 import { buildResourceRequest } from './scheduler/request.js';
 import { isSevInstance, validateMemoryEncryption, type SevHostDefaults } from './sev.js';
 import {
@@ -108,15 +108,7 @@ export async function rebuild(
 
 async function resolveImage(env: OpsEnv, ctx: RequestContext, ref: unknown): Promise<ImageRecord> {
   if (typeof ref !== 'string' || ref === '') throw badRequest('rebuild needs imageRef (an image id).');
-  const id = ref.replace(/\/+$/, '').split('/').pop()!;
-  if (!isUuid(id)) throw badRequest(`Invalid imageRef provided: ${ref} is not an image id.`);
-  const image = await env.images.get(ctx, id).catch((e) => {
-    if (e instanceof ServiceError && e.code === 'not_found')
-      throw badRequest(`Image ${id} could not be found.`);
-    throw e;
-  });
-  if (image.status !== 'active') throw badRequest(`Image ${id} is not active (it is ${image.status}).`);
-  return image;
+  return activeImageFromRef(env.images, ctx, ref);
 }
 
 function checkFit(inst: Instance, image: ImageRecord): void {

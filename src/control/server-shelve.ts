@@ -15,6 +15,7 @@ import { SysMetaKey } from './server-sysmeta.js';
 import {
   checkLock,
   computeOf,
+  createInstanceImage,
   noArgument,
   recordAction,
   startTask,
@@ -36,22 +37,14 @@ export async function shelve(env: OpsEnv, ctx: RequestContext, inst: Instance, a
   await startTask(env, inst, SHELVE_FROM, 'shelving', 'shelve');
   let imageId: string;
   try {
-    const source = await env.repos.images.get(inst.imageId);
-    const props: Record<string, unknown> = { ...(source?.properties ?? {}) };
-    for (const k of Object.keys(props)) if (k.startsWith('owner_specified.')) delete props[k];
-    const image = await env.images.create(ctx, {
-      name: `${inst.displayName}-shelved`,
-      disk_format: 'qcow2',
-      container_format: 'bare',
-      visibility: 'private',
-      min_disk: source?.minDisk ?? 0,
-      min_ram: source?.minRam ?? 0,
-      ...props,
-      image_type: 'snapshot',
-      instance_uuid: inst.uuid,
-      base_image_ref: inst.imageId,
-      user_id: ctx.userId,
-    });
+    const image = await createInstanceImage(
+      env.repos,
+      env.images,
+      ctx,
+      inst,
+      `${inst.displayName}-shelved`,
+      'snapshot',
+    );
     imageId = image.id;
     await env.sysmeta.set(inst.uuid, {
       [SysMetaKey.shelvedImageId]: image.id,

@@ -60,10 +60,19 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(): Promise<Harness> {
-  const dir = mkdtempSync(join(tmpdir(), 'kt-service-api-'));
+export interface HarnessOptions {
+  /** The fake hypervisor (default: a plain FakeDriver whose guests print GUEST-BOOTED). */
+  driver?: FakeDriver;
+  /** The compute host's name (default kt-node1). */
+  hostName?: string;
+  /** Temp directory prefix, naming the area (default kt-service-api-). */
+  tempPrefix?: string;
+}
+
+export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
+  const dir = mkdtempSync(join(tmpdir(), o.tempPrefix ?? 'kt-service-api-'));
   const db = await openDatabase({ statePath: dir });
-  const driver = new FakeDriver({ bootMessage: 'GUEST-BOOTED' });
+  const driver = o.driver ?? new FakeDriver({ bootMessage: 'GUEST-BOOTED' });
   await driver.init();
   const disks = new NameOnlyDisks();
   const core = await createCore({
@@ -71,7 +80,7 @@ export async function startHarness(): Promise<Harness> {
     driver,
     imageStore: new FileImageStore({ directory: join(dir, 'images'), fsync: false }),
     disks,
-    hostName: 'kt-node1',
+    hostName: o.hostName ?? 'kt-node1',
     instancesPath: join(dir, 'instances'),
     endpoints: () => ({
       identity: 'http://127.0.0.1:5000/v3',

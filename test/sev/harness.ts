@@ -1,25 +1,12 @@
 // An in-process Kestrel whose (fake) host offers AMD SEV: the fake driver builds guests
 // through the real configurators with the recorded Milan domain capabilities, and reports
-// MEM_ENCRYPTION_CONTEXT slots and HW_CPU_X86_AMD_SEV. APIs are called by inject().
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openDatabase } from '../../src/db/index.js';
+// MEM_ENCRYPTION_CONTEXT slots and HW_CPU_X86_AMD_SEV. The API harness (test/api/harness.ts)
+// runs it; APIs are called by inject().
 import { FakeDriver } from '../../src/virt/fake/driver.js';
-import { FileImageStore } from '../../src/images/store/file.js';
-import type { RootDisks } from '../../src/compute/disks.js';
 import type { HostStatus } from '../../src/virt/driver.js';
-import { createCore, type Core } from '../../src/service/core.js';
-import { bootstrap } from '../../src/service/bootstrap.js';
+import type { Core } from '../../src/service/core.js';
+import { rawImage, startHarness, uploadImage } from '../api/harness.js';
 import { sevHost } from './fixtures.js';
-
-class NameOnlyDisks implements RootDisks {
-  async create(uuid: string) {
-    return { kind: 'file' as const, path: `/nonexistent/kt-sev/${uuid}/disk`, format: 'qcow2' as const };
-  }
-  async delete() {}
-  async exportTo() {}
-}
 
 /** The fake hypervisor on an SEV host with `slots` memory-encryption slots. */
 export class SevFakeDriver extends FakeDriver {
@@ -62,79 +49,28 @@ export interface SevApi {
 }
 
 export async function startSevApi(slots = 2): Promise<SevApi> {
-  const dir = mkdtempSync(join(tmpdir(), 'kt-sev-api-'));
-  const db = await openDatabase({ statePath: dir });
-  const driver = new SevFakeDriver(slots);
-  await driver.init();
-  const core = await createCore({
-    db,
-    driver,
-    imageStore: new FileImageStore({ directory: join(dir, 'images'), fsync: false }),
-    disks: new NameOnlyDisks(),
+  // The API harness with an SEV host; every call here is the admin's.
+  const h = await startHarness({
+    driver: new SevFakeDriver(slots),
     hostName: 'kt-sev-node1',
-    instancesPath: join(dir, 'instances'),
-    endpoints: () => ({
-      identity: 'http://127.0.0.1:5000/v3',
-      compute: 'http://127.0.0.1:8774/v2.1',
-      image: 'http://127.0.0.1:9292',
-      region: 'RegionOne',
-    }),
-    startedTimeoutMs: 5000,
+    tempPrefix: 'kt-sev-api-',
   });
-  await bootstrap(core.repos, { adminUser: 'admin', adminProject: 'admin', adminPassword: 'adminpw' });
-  const login = await core.apps.identity.inject({
-    method: 'POST',
-    url: '/v3/auth/tokens',
-    payload: {
-      auth: {
-        identity: {
-          methods: ['password'],
-          password: { user: { name: 'admin', domain: { name: 'Default' }, password: 'adminpw' } },
-        },
-        scope: { project: { name: 'admin', domain: { id: 'default' } } },
-      },
-    },
-  });
-  const admin = String(login.headers['x-subject-token']);
   const call: SevApi['call'] = async (api, method, url, body, payload) => {
-    const headers: Record<string, string> = { 'x-auth-token': admin };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    if (payload) headers['content-type'] = 'application/octet-stream';
-    const r = await core.apps[api].inject({
-      method: method as 'GET',
-      url,
-      headers,
-      payload: payload ?? (body === undefined ? undefined : JSON.stringify(body)),
+    const r = await h.call(api, method, url, {
+      token: h.admin,
+      body,
+      payload,
+      headers: payload ? { 'content-type': 'application/octet-stream' } : undefined,
     });
-    let parsed: Record<string, unknown> = {};
-    try {
-      parsed = r.body ? (JSON.parse(r.body) as Record<string, unknown>) : {};
-    } catch {
-      parsed = {};
-    }
-    return { status: r.statusCode, body: parsed, text: r.body };
+    const parsed = r.body && typeof r.body === 'object' ? (r.body as Record<string, unknown>) : {};
+    return { status: r.status, body: parsed, text: r.text };
   };
-  const mbr = Buffer.alloc(1024 * 1024);
-  mbr[510] = 0x55;
-  mbr[511] = 0xaa;
   const api: SevApi = {
-    core,
-    admin,
+    core: h.core,
+    admin: h.admin,
     call,
-    async image(name, properties) {
-      const c = await call('image', 'POST', '/v2/images', {
-        name,
-        disk_format: 'raw',
-        container_format: 'bare',
-        visibility: 'public',
-        ...properties,
-      });
-      if (c.status !== 201) throw new Error(`image create: ${c.status} ${c.text}`);
-      const id = String(c.body.id);
-      const u = await call('image', 'PUT', `/v2/images/${id}/file`, undefined, mbr);
-      if (u.status !== 204) throw new Error(`image upload: ${u.status} ${u.text}`);
-      return id;
-    },
+    image: (name, properties) =>
+      uploadImage(h, h.admin, name, rawImage(), { visibility: 'public', ...properties }),
     async flavor(name, extraSpecs) {
       const f = await call('compute', 'POST', '/v2.1/flavors', {
         flavor: { name, ram: 256, vcpus: 1, disk: 1 },
@@ -152,22 +88,8 @@ export async function startSevApi(slots = 2): Promise<SevApi> {
     boot(name, imageRef, flavorRef) {
       return call('compute', 'POST', '/v2.1/servers', { server: { name, imageRef, flavorRef } });
     },
-    async waitFor(id, pred, ms = 10_000) {
-      const end = Date.now() + ms;
-      let last: Record<string, unknown> = {};
-      while (Date.now() < end) {
-        last = (await call('compute', 'GET', `/v2.1/servers/${id}`)).body.server as Record<string, unknown>;
-        if (last && pred(last)) return last;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      throw new Error(`server ${id} did not reach the expected state; last: ${JSON.stringify(last)}`);
-    },
-    async close() {
-      await core.close();
-      await driver.close();
-      await db.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
+    waitFor: (id, pred, ms) => h.waitFor(h.admin, id, pred, ms),
+    close: () => h.close(),
   };
   return api;
 }

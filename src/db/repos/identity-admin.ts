@@ -1,8 +1,8 @@
 // Identity administration over the identity tables of 0001-initial: project and user
 // updates and deletes, role lookups, role assignment grant/check/revoke/list, and the token
 // revocations those changes imply. The read and create calls stay in identity.ts.
-import { hashPassword, type Project, type Role, type User } from './identity.js';
-import { type Db, toBool, toInt } from './util.js';
+import { hashPassword, projectFromRow, userFromRow, type Project, type Role, type User } from './identity.js';
+import { type Db, toInt } from './util.js';
 
 export interface ProjectChanges {
   name?: string;
@@ -50,15 +50,7 @@ export class IdentityAdminRepo {
       await this.db.updateTable('projects').set(set).where('id', '=', id).execute();
     }
     const r = await this.db.selectFrom('projects').selectAll().where('id', '=', id).executeTakeFirst();
-    return (
-      r && {
-        id: r.id,
-        name: r.name,
-        domainId: r.domain_id,
-        description: r.description,
-        enabled: toBool(r.enabled),
-      }
-    );
+    return r && projectFromRow(r);
   }
 
   async projectHoldings(projectId: string): Promise<ProjectHoldings> {
@@ -105,15 +97,7 @@ export class IdentityAdminRepo {
       await this.db.updateTable('users').set(set).where('id', '=', id).execute();
     }
     const r = await this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
-    return (
-      r && {
-        id: r.id,
-        name: r.name,
-        domainId: r.domain_id,
-        defaultProjectId: r.default_project_id,
-        enabled: toBool(r.enabled),
-      }
-    );
+    return r && userFromRow(r);
   }
 
   /** Deletes the user, its role assignments, its tokens and its key pairs. */

@@ -2,6 +2,7 @@
 // as sha256 of the opaque token, so a database leak yields no usable token).
 import { createHash, randomBytes, randomUUID, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
+import type { ProjectTable, UserTable } from '../schema.js';
 import { type Db, nowIso, toBool } from './util.js';
 
 const scrypt = promisify(scryptCb) as (
@@ -66,6 +67,28 @@ export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
+/** A projects row as the API's Project. */
+export function projectFromRow(r: ProjectTable): Project {
+  return {
+    id: r.id,
+    name: r.name,
+    domainId: r.domain_id,
+    description: r.description,
+    enabled: toBool(r.enabled),
+  };
+}
+
+/** A users row as the API's User (without the password hash). */
+export function userFromRow(r: Omit<UserTable, 'password_hash' | 'created_at'>): User {
+  return {
+    id: r.id,
+    name: r.name,
+    domainId: r.domain_id,
+    defaultProjectId: r.default_project_id,
+    enabled: toBool(r.enabled),
+  };
+}
+
 export class IdentityRepo {
   constructor(private readonly db: Db) {}
 
@@ -84,13 +107,7 @@ export class IdentityRepo {
       created_at: nowIso(),
     };
     await this.db.insertInto('projects').values(row).execute();
-    return {
-      id: row.id,
-      name: row.name,
-      domainId: row.domain_id,
-      description: row.description,
-      enabled: true,
-    };
+    return projectFromRow(row);
   }
 
   async findProject(by: { id?: string; name?: string; domainId?: string }): Promise<Project | undefined> {
@@ -99,26 +116,12 @@ export class IdentityRepo {
     if (by.name !== undefined) q = q.where('name', '=', by.name);
     if (by.domainId !== undefined) q = q.where('domain_id', '=', by.domainId);
     const r = await q.executeTakeFirst();
-    return (
-      r && {
-        id: r.id,
-        name: r.name,
-        domainId: r.domain_id,
-        description: r.description,
-        enabled: toBool(r.enabled),
-      }
-    );
+    return r && projectFromRow(r);
   }
 
   async listProjects(): Promise<Project[]> {
     const rows = await this.db.selectFrom('projects').selectAll().orderBy('name').execute();
-    return rows.map((r) => ({
-      id: r.id,
-      name: r.name,
-      domainId: r.domain_id,
-      description: r.description,
-      enabled: toBool(r.enabled),
-    }));
+    return rows.map((r) => projectFromRow(r));
   }
 
   async createUser(u: {
@@ -138,13 +141,7 @@ export class IdentityRepo {
       created_at: nowIso(),
     };
     await this.db.insertInto('users').values(row).execute();
-    return {
-      id: row.id,
-      name: row.name,
-      domainId: row.domain_id,
-      defaultProjectId: row.default_project_id,
-      enabled: true,
-    };
+    return userFromRow(row);
   }
 
   async setPassword(userId: string, password: string): Promise<void> {
@@ -166,27 +163,12 @@ export class IdentityRepo {
     if (by.name !== undefined) q = q.where('name', '=', by.name);
     if (by.domainId !== undefined) q = q.where('domain_id', '=', by.domainId);
     const r = await q.executeTakeFirst();
-    return (
-      r && {
-        id: r.id,
-        name: r.name,
-        domainId: r.domain_id,
-        defaultProjectId: r.default_project_id,
-        enabled: toBool(r.enabled),
-        passwordHash: r.password_hash,
-      }
-    );
+    return r && { ...userFromRow(r), passwordHash: r.password_hash };
   }
 
   async listUsers(): Promise<User[]> {
     const rows = await this.db.selectFrom('users').selectAll().orderBy('name').execute();
-    return rows.map((r) => ({
-      id: r.id,
-      name: r.name,
-      domainId: r.domain_id,
-      defaultProjectId: r.default_project_id,
-      enabled: toBool(r.enabled),
-    }));
+    return rows.map((r) => userFromRow(r));
   }
 
   async ensureRole(name: string): Promise<Role> {

@@ -180,6 +180,23 @@ export class ImageRepo {
       .execute();
   }
 
+  /** Marks the image active with what the store learned of its data (upload, snapshot, backup). */
+  async activate(
+    id: string,
+    facts: Pick<ImageRecord, 'size' | 'virtualSize' | 'checksum' | 'osHashAlgo' | 'osHashValue' | 'location'>,
+  ): Promise<void> {
+    await this.update(id, {
+      status: 'active',
+      size: facts.size,
+      virtualSize: facts.virtualSize,
+      checksum: facts.checksum,
+      osHashAlgo: facts.osHashAlgo,
+      osHashValue: facts.osHashValue,
+      location: facts.location,
+      failure: null,
+    });
+  }
+
   /** Moves the image from one status to another only if it is still in `from` (upload races). */
   async transition(id: string, from: string[], patch: ImagePatch & { status: string }): Promise<boolean> {
     const r = await this.db
