@@ -2,9 +2,9 @@
 // and the fastify options every API uses.
 import { randomUUID } from 'node:crypto';
 import { LogController, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
-import { isReader, type RequestContext } from '../control/context.js';
+import type { RequestContext } from '../control/context.js';
 import type { IdentityService } from '../control/identity.js';
-import { forbidden, unauthorized } from '../control/errors.js';
+import { unauthorized } from '../control/errors.js';
 import { frameworkErrorHandler } from './errors.js';
 import { readerWriteRefusal } from '../control/identity-admin-policy.js';
 import type { Logger } from '../util/log.js';
@@ -49,13 +49,9 @@ export function installAuth(
           : 'Authentication required: send X-Auth-Token (get one with POST /v3/auth/tokens).',
       );
     }
-    // The reader role may look, not change (Keystone's default roles: reader ⊂ member ⊂ admin).
-    if (isReader(ctx) && req.method !== 'GET' && req.method !== 'HEAD') {
-      throw forbidden(
-        'Policy does not allow this change: the reader role may only read. Ask for the member role.',
-      );
-    }
     req.ctx = ctx;
+    // The reader role may look, not change (Keystone's default roles: reader ⊂ member ⊂ admin);
+    // it may still revoke its own token and change its own password.
     const refusal = readerWriteRefusal(ctx, req.method, req.url);
     if (refusal) throw refusal;
   });
