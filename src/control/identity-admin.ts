@@ -233,8 +233,8 @@ export class IdentityAdminService {
     }
   }
 
-  async createUser(ctx: RequestContext, body: unknown): Promise<User> {
-    requireAdmin(ctx, 'identity:create_user');
+  /** The `user` object of a create or update, with the checks both make. */
+  private userBody(body: unknown): Body {
     const b = envelope(body, 'user');
     rejectUnknown(
       b,
@@ -244,6 +244,12 @@ export class IdentityAdminService {
     checkDomainId(b);
     checkEmptyExtras(b, 'user');
     this.checkUnstored(b);
+    return b;
+  }
+
+  async createUser(ctx: RequestContext, body: unknown): Promise<User> {
+    requireAdmin(ctx, 'identity:create_user');
+    const b = this.userBody(body);
     const name = optName(b, 'user');
     if (name === undefined) throw badRequest('user.name is required.');
     const password = checkPassword(b.password, 'user.password');
@@ -261,15 +267,7 @@ export class IdentityAdminService {
 
   async updateUser(ctx: RequestContext, id: string, body: unknown): Promise<User> {
     requireAdmin(ctx, 'identity:update_user');
-    const b = envelope(body, 'user');
-    rejectUnknown(
-      b,
-      ['name', 'password', 'default_project_id', 'domain_id', 'enabled', 'description', 'email', 'options'],
-      'user',
-    );
-    checkDomainId(b);
-    checkEmptyExtras(b, 'user');
-    this.checkUnstored(b);
+    const b = this.userBody(body);
     const current = await this.user(id);
     const name = optName(b, 'user');
     if (name !== undefined && name !== current.name) {
