@@ -241,6 +241,32 @@ export class ServeProcess {
     return out;
   }
 
+  /**
+   * Every domain whose definition points into this run's directory, whatever the database or
+   * the API said: a service killed before it answered leaves guests nobody recorded. Asked a
+   * few times, since a libvirtd restart (another test) can make one listing fail.
+   */
+  async domainsUsingThisRun(): Promise<string[]> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const r = await run(['virsh', '-c', 'qemu:///system', 'list', '--all', '--name'], {
+          timeoutMs: 30_000,
+        });
+        if (r.code !== 0) throw new Error(r.stderr);
+        const names: string[] = [];
+        for (const name of r.stdout.split('\n').map((s) => s.trim())) {
+          if (!name.startsWith('instance-')) continue;
+          const xml = await run(['virsh', '-c', 'qemu:///system', 'dumpxml', name], { timeoutMs: 30_000 });
+          if (xml.stdout.includes(this.dir)) names.push(name);
+        }
+        return names;
+      } catch (e) {
+        if (attempt >= 4) throw e;
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+    }
+  }
+
   /** `<instances_path>/<uuid>` directories. */
   diskDirs(): string[] {
     return existsSync(this.instancesPath)
@@ -263,8 +289,7 @@ export class ServeProcess {
   /** Stops the service and removes every domain and file of this run. */
   async cleanup(): Promise<void> {
     await this.stop().catch(() => undefined);
-    for (const uuid of (await this.domains().catch(() => new Map<string, string>())).keys()) {
-      const name = `instance-${uuid}`;
+    for (const name of await this.domainsUsingThisRun()) {
       await run(['virsh', '-c', 'qemu:///system', 'destroy', name], { timeoutMs: 30_000 }).catch(
         () => undefined,
       );
