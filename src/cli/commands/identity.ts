@@ -4,66 +4,30 @@
 //   kestrel role list|show|add|remove, kestrel role assignment list
 // Credentials as for every API command: OS_* variables or clouds.yaml (cloud "kestrel").
 import type { Command } from 'commander';
-import { ApiError, KestrelClient } from '../../api/client/client.js';
-import { CredentialsError, findCredentials } from '../../api/client/credentials.js';
+import { ApiError, type KestrelClient } from '../../api/client/client.js';
+import {
+  api,
+  apiClient as client,
+  fields as fieldsOf,
+  print,
+  table,
+  withCommon,
+  type CommonOptions,
+  type Row,
+} from '../api-command.js';
 import { UserError } from '../user-error.js';
 
-interface Common {
-  json?: boolean;
-  osCloud?: string;
-}
-
-type Row = Record<string, unknown>;
+type Common = CommonOptions;
 type Kind = 'projects' | 'users' | 'roles';
 const SINGULAR: Record<Kind, string> = { projects: 'project', users: 'user', roles: 'role' };
 
-function client(o: Common): KestrelClient {
-  try {
-    return new KestrelClient(findCredentials({ cloud: o.osCloud }));
-  } catch (e) {
-    if (e instanceof CredentialsError) throw new UserError(e.message);
-    throw e;
-  }
-}
-
 /** Runs the command's API calls; an API refusal becomes one line with its status. */
 async function run(o: Common, fn: (c: KestrelClient) => Promise<void>): Promise<void> {
-  try {
-    await fn(client(o));
-  } catch (e) {
-    if (e instanceof ApiError) throw new UserError(e.status ? `${e.message} (HTTP ${e.status})` : e.message);
-    throw e;
-  }
+  await api(() => fn(client(o)));
 }
 
-const cell = (v: unknown): string =>
-  v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
-
-function table(rows: Row[], columns: string[]): string {
-  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  const line = (vals: string[]) =>
-    vals
-      .map((v, i) => v.padEnd(widths[i]))
-      .join('  ')
-      .trimEnd();
-  return [
-    line(columns),
-    line(widths.map((w) => '-'.repeat(w))),
-    ...rows.map((r) => line(columns.map((c) => cell(r[c])))),
-  ].join('\n');
-}
-
-function fields(obj: Row): string {
-  const keys = Object.keys(obj)
-    .filter((k) => k !== 'links')
-    .sort();
-  const w = Math.max(...keys.map((k) => k.length));
-  return keys.map((k) => `${k.padEnd(w)}  ${cell(obj[k])}`).join('\n');
-}
-
-function print(o: Common, data: unknown, human: () => string): void {
-  process.stdout.write(`${o.json ? JSON.stringify(data, null, 2) : human()}\n`);
-}
+/** Identity objects are shown without their links. */
+const fields = (obj: Row): string => fieldsOf(obj, ['links']);
 
 /** A project, user or role by id, else by name (as openstack's find does). */
 async function find(c: KestrelClient, kind: Kind, ref: string): Promise<Row> {
@@ -80,12 +44,6 @@ async function find(c: KestrelClient, kind: Kind, ref: string): Promise<Row> {
   throw new UserError(
     list.length ? `more than one ${one} is named ${ref}; use its id` : `no ${one} named or with id ${ref}`,
   );
-}
-
-function withCommon(cmd: Command): Command {
-  return cmd
-    .option('--json', 'print JSON')
-    .option('--os-cloud <name>', 'cloud in clouds.yaml (default: $OS_CLOUD or kestrel)');
 }
 
 function enabledFrom(o: { enable?: boolean; disable?: boolean }): boolean | undefined {

@@ -5,62 +5,20 @@ import { createReadStream, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { ApiError, KestrelClient } from '../../api/client/client.js';
-import { CredentialsError, findCredentials } from '../../api/client/credentials.js';
+import { ApiError, type KestrelClient } from '../../api/client/client.js';
+import {
+  api,
+  apiClient as client,
+  fields,
+  print,
+  table,
+  withCommon,
+  type CommonOptions,
+  type Row,
+} from '../api-command.js';
 import { UserError } from '../user-error.js';
 
-interface Common {
-  json?: boolean;
-  osCloud?: string;
-}
-
-type Row = Record<string, unknown>;
-
-function client(o: Common): KestrelClient {
-  try {
-    return new KestrelClient(findCredentials({ cloud: o.osCloud }));
-  } catch (e) {
-    if (e instanceof CredentialsError) throw new UserError(e.message);
-    throw e;
-  }
-}
-
-/** Runs an API call; API failures become one clear line, not a stack trace. */
-async function api<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    if (e instanceof ApiError) throw new UserError(e.status ? `${e.message} (HTTP ${e.status})` : e.message);
-    throw e;
-  }
-}
-
-const cell = (v: unknown): string =>
-  v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
-
-export function table(rows: Row[], columns: string[]): string {
-  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  const line = (vals: string[]) =>
-    vals
-      .map((v, i) => v.padEnd(widths[i]))
-      .join('  ')
-      .trimEnd();
-  return [
-    line(columns),
-    line(widths.map((w) => '-'.repeat(w))),
-    ...rows.map((r) => line(columns.map((c) => cell(r[c])))),
-  ].join('\n');
-}
-
-function fields(obj: Row): string {
-  const keys = Object.keys(obj).sort();
-  const w = Math.max(...keys.map((k) => k.length));
-  return keys.map((k) => `${k.padEnd(w)}  ${cell(obj[k])}`).join('\n');
-}
-
-function print(o: Common, data: unknown, human: () => string): void {
-  process.stdout.write(`${o.json ? JSON.stringify(data, null, 2) : human()}\n`);
-}
+type Common = CommonOptions;
 
 function properties(list: string[] | undefined): Record<string, string> {
   const out: Record<string, string> = {};
@@ -148,12 +106,6 @@ async function waitServer(
       throw new UserError(`server ${id} is still ${String(s.status)} after ${timeoutS} s`);
     await new Promise((r) => setTimeout(r, 500));
   }
-}
-
-function withCommon(cmd: Command): Command {
-  return cmd
-    .option('--json', 'print JSON')
-    .option('--os-cloud <name>', 'cloud in clouds.yaml (default: $OS_CLOUD or kestrel)');
 }
 
 function registerImage(image: Command): void {
