@@ -18,6 +18,38 @@ export interface Reply {
   text: string;
 }
 
+export interface InjectOptions {
+  token?: string | null;
+  /** Sent as JSON (content-type application/json unless headers say otherwise). */
+  body?: unknown;
+  payload?: string | Buffer;
+  headers?: Record<string, string>;
+}
+
+/** One API call through fastify's inject(): the reply with its body parsed when it is JSON. */
+export async function injectApi(
+  app: FastifyInstance,
+  method: string,
+  url: string,
+  opts: InjectOptions = {},
+): Promise<Reply> {
+  const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+  if (opts.token) headers['x-auth-token'] = opts.token;
+  let payload: string | Buffer | undefined = opts.payload;
+  if (opts.body !== undefined) {
+    payload = JSON.stringify(opts.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  const r = await app.inject({ method: method as 'GET', url, headers, payload });
+  let body: unknown;
+  try {
+    body = r.body ? JSON.parse(r.body) : undefined;
+  } catch {
+    body = undefined;
+  }
+  return { status: r.statusCode, headers: r.headers, body, text: r.body };
+}
+
 /** Disks that exist only as names: the fake driver never opens them. */
 class NameOnlyDisks implements RootDisks {
   readonly created = new Set<string>();
@@ -106,24 +138,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
   });
   await core.repos.identity.assignRole(b.id, other.id, (await core.repos.identity.ensureRole('member')).id);
 
-  const call: Harness['call'] = async (api, method, url, opts = {}) => {
-    const app: FastifyInstance = core.apps[api];
-    const headers: Record<string, string> = { ...(opts.headers ?? {}) };
-    if (opts.token) headers['x-auth-token'] = opts.token;
-    let payload: string | Buffer | undefined = opts.payload;
-    if (opts.body !== undefined) {
-      payload = JSON.stringify(opts.body);
-      headers['content-type'] ??= 'application/json';
-    }
-    const r = await app.inject({ method: method as 'GET', url, headers, payload });
-    let body: unknown;
-    try {
-      body = r.body ? JSON.parse(r.body) : undefined;
-    } catch {
-      body = undefined;
-    }
-    return { status: r.statusCode, headers: r.headers, body, text: r.body };
-  };
+  const call: Harness['call'] = (api, method, url, opts = {}) => injectApi(core.apps[api], method, url, opts);
   const login = async (user: string, password: string, project: string) => {
     const r = await call('identity', 'POST', '/v3/auth/tokens', {
       body: {

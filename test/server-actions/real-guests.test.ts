@@ -15,6 +15,7 @@ import { LibvirtDriver } from '../../src/virt/libvirt/driver.js';
 import { parseConfigText } from '../../src/config/index.js';
 import { startService, type RunningService } from '../../src/service/service.js';
 import { run, type RunResult } from '../../src/util/run.js';
+import { injectApi } from '../api/harness.js';
 import { testImages } from '../virt/libvirt-harness.js';
 
 type Server = Record<string, unknown>;
@@ -36,20 +37,12 @@ describe('server actions on real TCG guests (libvirt driver)', () => {
   const servers = new Set<string>();
 
   const call = async (method: string, url: string, token: string, body?: unknown) => {
-    const r = await svc.core.apps.compute.inject({
-      method: method as 'GET',
-      url,
-      headers: {
-        'x-auth-token': token,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      payload: body === undefined ? undefined : JSON.stringify(body),
-    });
+    const r = await injectApi(svc.core.apps.compute, method, url, { token, body });
     return {
-      status: r.statusCode,
+      status: r.status,
       headers: r.headers,
-      text: r.body,
-      body: r.body ? JSON.parse(r.body) : undefined,
+      text: r.text,
+      body: r.text ? JSON.parse(r.text) : undefined,
     };
   };
   const act = (id: string, body: unknown, token = admin) =>

@@ -13,6 +13,7 @@ import { startService, type RunningService } from '../../src/service/service.js'
 import { cephSecretFromConfig, type StorageTestHooks } from '../../src/service/storage.js';
 import type { Logger } from '../../src/util/log.js';
 import { testImages } from '../virt/libvirt-harness.js';
+import { injectApi } from '../api/harness.js';
 
 export type Server = Record<string, unknown>;
 /** A parsed API response body; the tests' assertions check its shape. */
@@ -132,19 +133,11 @@ export async function startKestrel(o: KestrelOptions): Promise<Kestrel> {
   assert.equal(login.statusCode, 201, login.body);
   const token = String(login.headers['x-subject-token']);
   const compute: Kestrel['compute'] = async (method, url, body) => {
-    const r = await s.core.apps.compute.inject({
-      method: method as 'GET',
-      url,
-      headers: {
-        'x-auth-token': token,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      payload: body === undefined ? undefined : JSON.stringify(body),
-    });
+    const r = await injectApi(s.core.apps.compute, method, url, { token, body });
     return {
-      status: r.statusCode,
-      text: r.body,
-      body: r.body ? JSON.parse(r.body) : undefined,
+      status: r.status,
+      text: r.text,
+      body: r.text ? JSON.parse(r.text) : undefined,
       headers: r.headers,
     };
   };
