@@ -56,6 +56,11 @@ export interface InstanceSpec {
   /** Direct kernel boot (the image's kernel_id / ramdisk_id, resolved to local files). */
   kernelPath?: string;
   initrdPath?: string;
+  /**
+   * The config drive (a local file: ISO 9660 or VFAT labelled config-2), attached read-only as
+   * a cdrom (iso9660) or a disk (vfat); absent = no config drive.
+   */
+  configDrive?: { path: string; format: 'iso9660' | 'vfat' };
   /** Serial console log file; the driver creates its directory. */
   consoleLogPath: string;
   /** 'none' (the default here) or a libvirt network name. */

@@ -102,6 +102,32 @@ const cases: Record<string, () => BuildContext> = {
       ),
     ),
   'kernel-boot-default-cmdline': () => context(baseSpec({ kernelPath: '/var/lib/kestrel/kernels/vmlinuz' })),
+  'config-drive-iso-i440fx': () =>
+    context(
+      baseSpec({
+        configDrive: { path: `/var/lib/kestrel/instances/${UUID}/disk.config`, format: 'iso9660' },
+      }),
+    ),
+  'config-drive-iso-q35-sata-root': () =>
+    context(
+      withImageProps(
+        { hw_machine_type: 'q35', hw_disk_bus: 'sata' },
+        { configDrive: { path: `/var/lib/kestrel/instances/${UUID}/disk.config`, format: 'iso9660' } },
+      ),
+    ),
+  'config-drive-vfat-rbd-root': () =>
+    context(
+      baseSpec({
+        rootDisk: {
+          kind: 'rbd',
+          pool: 'vms',
+          image: `${UUID}_disk`,
+          monitors: [{ host: '127.0.0.1', port: 6789 }],
+          user: 'kestrel',
+        },
+        configDrive: { path: `/var/lib/kestrel/instances/${UUID}/disk.config`, format: 'vfat' },
+      }),
+    ),
   'network-libvirt-vhost': () =>
     context(
       baseSpec({ network: { kind: 'libvirt-network', name: 'default' } }),

@@ -1,4 +1,5 @@
-// Name, uuid, Kestrel metadata tag, memory, vCPUs, domain type and emulator.
+// Name, uuid, Kestrel metadata tag, SMBIOS system identity, memory, vCPUs, domain type and
+// emulator.
 import type { Domain } from '../domain/types.js';
 import { guestArch, type BuildContext, type Configurator } from './context.js';
 
@@ -26,6 +27,16 @@ export const identityConfigurator: Configurator = {
       createdAt: ctx.createdAt,
       nestedVirt: false,
     };
+    // Nova's SMBIOS identity: cloud-init's OpenStack datasource is tried only when the DMI
+    // product name says "OpenStack Nova"; serial and uuid are the instance's (sysinfo_serial=unique).
+    dom.sysinfo = {
+      manufacturer: 'OpenStack Foundation',
+      product: 'OpenStack Nova',
+      serial: spec.uuid,
+      uuid: spec.uuid,
+      family: 'Virtual Machine',
+    };
+    dom.os.smbios = 'sysinfo';
     dom.memoryKib = spec.flavor.memoryMb * 1024;
     dom.vcpus = spec.flavor.vcpus;
     dom.devices.emulator = ctx.host.emulator;

@@ -6,6 +6,7 @@ import { VirtError } from '../../errors.js';
 import { emptyDomain, type Domain } from '../domain/types.js';
 import { agentConfigurator } from './agent.js';
 import { bootConfigurator } from './boot.js';
+import { configDriveConfigurator } from './config-drive.js';
 import { consoleConfigurator } from './console.js';
 import type { BuildContext, Configurator } from './context.js';
 import { cpuConfigurator } from './cpu.js';
@@ -24,6 +25,7 @@ export const CONFIGURATORS: readonly Configurator[] = [
   bootConfigurator,
   cpuConfigurator,
   diskConfigurator,
+  configDriveConfigurator,
   agentConfigurator,
   nicConfigurator,
   sevConfigurator,

@@ -8,6 +8,7 @@ import {
   type Domain,
   type DomainCpu,
   type KestrelMetadata,
+  type SmbiosSystem,
 } from './types.js';
 
 type Node = Record<string, unknown>;
@@ -196,6 +197,22 @@ function parseDisk(d: Node): DiskDevice | undefined {
   }
 }
 
+function parseSysinfo(node: Node | undefined): SmbiosSystem | undefined {
+  if (!node || attr(node, 'type') !== 'smbios') return undefined;
+  const entries = new Map(
+    children(child(node, 'system'), 'entry').map((e) => [attr(e, 'name') ?? '', text(e)?.trim() ?? '']),
+  );
+  const out: SmbiosSystem = {
+    manufacturer: entries.get('manufacturer') ?? '',
+    product: entries.get('product') ?? '',
+    serial: entries.get('serial') ?? '',
+    uuid: entries.get('uuid') ?? '',
+    family: entries.get('family') ?? '',
+  };
+  if (entries.has('version')) out.version = entries.get('version');
+  return out;
+}
+
 function parseYesNo(s: string | undefined): boolean | undefined {
   return s === undefined ? undefined : s === 'yes' || s === 'on';
 }
@@ -261,6 +278,9 @@ export function parseDomain(xml: string): Domain {
   const cmdline = child(os, 'cmdline');
   if (cmdline) dom.os.cmdline = text(cmdline);
   dom.os.bootDevices = children(os, 'boot').map((b) => attr(b, 'dev') as 'hd' | 'cdrom' | 'network');
+  if (attr(child(os, 'smbios'), 'mode') === 'sysinfo') dom.os.smbios = 'sysinfo';
+  const sysinfo = parseSysinfo(child(d, 'sysinfo'));
+  if (sysinfo) dom.sysinfo = sysinfo;
 
   const features = child(d, 'features');
   dom.features = { acpi: child(features, 'acpi') !== undefined, apic: child(features, 'apic') !== undefined };

@@ -9,6 +9,7 @@ import {
   type DiskDevice,
   type DomainCpu,
   type KestrelMetadata,
+  type SmbiosSystem,
 } from './types.js';
 
 type Attrs = Record<string, string | number | boolean | undefined>;
@@ -109,6 +110,16 @@ function renderOs(root: XMLBuilder, dom: Domain): void {
   if (o.initrd) leaf(os, 'initrd', {}, o.initrd);
   if (o.cmdline !== undefined) leaf(os, 'cmdline', {}, o.cmdline);
   for (const b of o.bootDevices) leaf(os, 'boot', { dev: b });
+  if (o.smbios) leaf(os, 'smbios', { mode: o.smbios });
+}
+
+const SMBIOS_ENTRIES = ['manufacturer', 'product', 'version', 'serial', 'uuid', 'family'] as const;
+
+function renderSysinfo(root: XMLBuilder, s: SmbiosSystem): void {
+  const system = root.ele('sysinfo', { type: 'smbios' }).ele('system');
+  for (const name of SMBIOS_ENTRIES) {
+    if (s[name] !== undefined) leaf(system, 'entry', { name }, s[name]);
+  }
 }
 
 function renderDevices(root: XMLBuilder, dom: Domain): void {
@@ -161,6 +172,7 @@ export function renderDomain(dom: Domain): string {
   leaf(root, 'currentMemory', { unit: 'KiB' }, dom.memoryKib);
   if (dom.memoryBacking?.locked) root.ele('memoryBacking').ele('locked');
   leaf(root, 'vcpu', { placement: 'static' }, dom.vcpus);
+  if (dom.sysinfo) renderSysinfo(root, dom.sysinfo);
   renderOs(root, dom);
   const f = dom.features;
   if (f.acpi || f.apic || f.smm !== undefined) {

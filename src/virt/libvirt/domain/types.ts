@@ -40,6 +40,18 @@ export interface DomainOs {
   initrd?: string;
   cmdline?: string;
   bootDevices: ('hd' | 'cdrom' | 'network')[];
+  /** <smbios mode='sysinfo'/>: the guest's DMI tables come from Domain.sysinfo. */
+  smbios?: 'sysinfo';
+}
+
+/** <sysinfo type='smbios'><system>: what the guest reads from DMI (cloud-init detects the cloud by it). */
+export interface SmbiosSystem {
+  manufacturer: string;
+  product: string;
+  version?: string;
+  serial: string;
+  uuid: string;
+  family: string;
 }
 
 export type DiskDevice = {
@@ -119,6 +131,7 @@ export interface Domain {
   memoryKib: number;
   vcpus: number;
   os: DomainOs;
+  sysinfo?: SmbiosSystem;
   features: { acpi: boolean; apic: boolean; smm?: boolean };
   cpu?: DomainCpu;
   /** AMD SEV: <memoryBacking><locked/> and <launchSecurity type='sev'> (configure/sev.ts). */
