@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { LogController, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { RequestContext } from '../control/context.js';
 import type { IdentityService } from '../control/identity.js';
-import { unauthorized } from '../control/errors.js';
+import { unauthorized } from '../errors/index.js';
 import { frameworkErrorHandler } from './errors.js';
 import { readerWriteRefusal } from '../control/identity-admin-policy.js';
 import type { Logger } from '../util/log.js';

@@ -1,35 +1,10 @@
-// The one error catalogue: every ServiceError code → HTTP status and OpenStack fault name,
-// and the rendering of faults for each API (Nova's {"badRequest": {…}}, Glance's and
-// Keystone's envelopes). Bad input is always a 4xx; only a bug is a 500, and its message
-// says where to look without leaking internals.
+// The one place errors become OpenStack fault bodies: a KestrelError's status (fixed by its
+// code in src/errors/catalogue.ts) picks the fault name, and its message and fix become the
+// fault's message, in each API's envelope (Nova's {"badRequest": {…}}, Glance's and Keystone's).
+// Bad input is always a 4xx; only a bug is a 500, and its message says where to look without
+// leaking internals.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ServiceError, type ErrorCode } from '../control/errors.js';
-
-export const errorTable: Record<ErrorCode, { status: number }> = {
-  bad_request: { status: 400 },
-  unauthorized: { status: 401 },
-  forbidden: { status: 403 },
-  not_found: { status: 404 },
-  method_not_allowed: { status: 405 },
-  not_acceptable: { status: 406 },
-  conflict: { status: 409 },
-  payload_too_large: { status: 413 },
-  unsupported_media_type: { status: 415 },
-  over_quota: { status: 403 },
-  no_valid_host: { status: 500 },
-  not_implemented: { status: 501 },
-  unavailable: { status: 503 },
-  internal: { status: 500 },
-};
-
-/** VirtError kinds (src/virt/errors.ts) → status. */
-const VIRT_KIND_STATUS: Record<string, number> = {
-  'not-found': 404,
-  conflict: 409,
-  invalid: 400,
-  unavailable: 503,
-  internal: 500,
-};
+import { KestrelError } from '../errors/index.js';
 
 /** Nova's fault names by status (§2.3). */
 export function faultName(status: number): string {
@@ -73,6 +48,7 @@ const TITLES: Record<number, string> = {
   500: 'Internal Server Error',
   501: 'Not Implemented',
   503: 'Service Unavailable',
+  507: 'Insufficient Storage',
 };
 
 export interface MappedError {
@@ -82,16 +58,7 @@ export interface MappedError {
 
 /** Any thrown value → status and a message fit for the caller. */
 export function mapError(err: unknown): MappedError {
-  if (err instanceof ServiceError) return { status: errorTable[err.code].status, message: err.message };
-  // Hypervisor errors (src/virt/errors.ts) carry a kind; their message already says the fix.
-  const kind = (err as { kind?: unknown } | null)?.kind;
-  if (typeof kind === 'string' && kind in VIRT_KIND_STATUS && err instanceof Error) {
-    const fix = (err as { fix?: unknown }).fix;
-    return {
-      status: VIRT_KIND_STATUS[kind],
-      message: typeof fix === 'string' && fix ? `${err.message} Fix: ${fix}` : err.message,
-    };
-  }
+  if (err instanceof KestrelError) return { status: err.status, message: err.userMessage };
   const fe = err as Partial<FastifyError> & { validation?: unknown; validationContext?: string };
   if (fe && fe.validation) {
     return {

@@ -10,6 +10,7 @@ import { PowerState, type InstanceInfo } from '../virt/driver.js';
 import { withRevert, type Revert } from '../util/revert.js';
 import type { ManagerSeams, OperationRunner } from './actions-seams.js';
 import { describeError, faultFrom } from './faults.js';
+import { isKestrelError, KestrelError } from '../errors/index.js';
 
 const GiB = 1024 ** 3;
 
@@ -67,7 +68,10 @@ export class LifecycleOperations {
       await s.driver.snapshot(uuid, tmp, 'qcow2', s.disks.snapshotCopier?.(uuid));
       await s.repos.instances.update(uuid, { taskState: uploadingTask });
       if (!(await s.repos.images.transition(imageId, ['queued'], { status: 'saving' }))) {
-        throw new Error(`image ${imageId} was deleted or changed while the snapshot was taken`);
+        throw new KestrelError(
+          'conflict',
+          `image ${imageId} was deleted or changed while the snapshot was taken`,
+        );
       }
       const facts = await s.imageStore.put(imageId, createReadStream(tmp), { declaredFormat: 'qcow2' });
       await s.repos.images.activate(imageId, facts);
@@ -132,14 +136,15 @@ export class LifecycleOperations {
       if (!inst) return;
       try {
         const image = await s.repos.images.get(imageId);
-        if (!image || image.status !== 'active') throw new Error(`image ${imageId} is no longer active`);
+        if (!image || image.status !== 'active')
+          throw new KestrelError('image-not-found', `image ${imageId} is no longer active`);
         await s.phase(actionId, 'compute_rebuild_instance', () =>
           withRevert(
             async (r) => {
               try {
                 await s.driver.destroy(uuid);
               } catch (e) {
-                if ((e as { code?: unknown }).code !== 'instance-not-found') throw e;
+                if (!isKestrelError(e, 'instance-not-found')) throw e;
               }
               await s.repos.instances.update(uuid, { taskState: 'rebuild_block_device_mapping' });
               await s.disks.delete(uuid);
@@ -225,7 +230,7 @@ export class LifecycleOperations {
         try {
           await s.driver.destroy(uuid);
         } catch (e) {
-          if ((e as { code?: unknown }).code !== 'instance-not-found') throw e;
+          if (!isKestrelError(e, 'instance-not-found')) throw e;
         }
         await s.disks.delete(uuid);
       });
@@ -266,8 +271,10 @@ export class LifecycleOperations {
               }
               const image = shelvedImageId ? await s.repos.images.get(shelvedImageId) : undefined;
               if (!image || image.status !== 'active') {
-                throw new Error(
-                  `the shelved image ${shelvedImageId ?? '(none recorded)'} of instance ${uuid} is missing or not active. Fix: rebuild the server from an image, or delete it.`,
+                throw new KestrelError(
+                  'image-not-found',
+                  `the shelved image ${shelvedImageId ?? '(none recorded)'} of instance ${uuid} is missing or not active.`,
+                  { fix: 'rebuild the server from an image, or delete it' },
                 );
               }
               await s.repos.instances.update(uuid, { taskState: 'spawning' });
@@ -393,7 +400,8 @@ export class LifecycleOperations {
       const reply = JSON.parse(await s.driver.agentCommand(uuid, command, 10)) as {
         error?: { desc?: string };
       };
-      if (reply.error) throw new Error(reply.error.desc ?? 'the guest agent refused the password');
+      if (reply.error)
+        throw new KestrelError('agent-failed', reply.error.desc ?? 'the guest agent refused the password');
     });
   }
 }

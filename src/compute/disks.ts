@@ -5,6 +5,7 @@
 import type { DiskSource } from '../virt/driver.js';
 import type { CachedBase, DiskBackend } from '../images/backends/backend.js';
 import { Qcow2Backend } from '../images/backends/qcow2.js';
+import { KestrelError } from '../errors/index.js';
 import { FlavorDiskSmallerThanImageError } from '../images/errors.js';
 
 export interface RootDiskImage {
@@ -42,17 +43,18 @@ export interface BaseImages {
 export type ImageLocations = (imageId: string) => Promise<readonly string[]>;
 
 /** Nova's FlavorDiskSmallerThanImage, worded as Nova words the fault, with the fix. */
-export class FlavorDiskTooSmallFault extends Error {
-  readonly fix: string;
+export class FlavorDiskTooSmallFault extends KestrelError {
   constructor(cause: FlavorDiskSmallerThanImageError) {
+    const gib = Math.ceil(cause.imageVirtualSize / 1024 ** 3);
     super(
+      'flavor-disk-too-small',
       `Flavor's disk is too small for requested image. Flavor disk is ${cause.flavorDiskSize} bytes, ` +
         `image is ${cause.imageVirtualSize} bytes.`,
-      { cause },
+      {
+        cause,
+        fix: `boot with a flavor whose root disk is at least ${gib} GiB, or with root disk 0 (the image's own size)`,
+      },
     );
-    this.name = 'FlavorDiskTooSmallFault';
-    const gib = Math.ceil(cause.imageVirtualSize / 1024 ** 3);
-    this.fix = `boot with a flavor whose root disk is at least ${gib} GiB, or with root disk 0 (the image's own size)`;
   }
 }
 

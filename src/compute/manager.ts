@@ -18,6 +18,7 @@ import type { ManagerSeams } from './actions-seams.js';
 import { PowerWatch } from './reconcile-power.js';
 import { BuildCancelled, cancelIfDeleted } from './recovery-cancel.js';
 import { reconcileAtStartup, type ReconcileImageCache, type ReconcileReport } from './reconcile.js';
+import { isKestrelError, KestrelError } from '../errors/index.js';
 
 export interface ComputeManagerOptions {
   repos: Repositories;
@@ -190,7 +191,11 @@ export class ComputeManager implements ComputeAgent {
       try {
         const image = await this.repos.images.get(inst.imageId);
         if (!image || image.status !== 'active') {
-          throw new Error(`image ${inst.imageId} is no longer available (deleted or not active)`);
+          throw new KestrelError(
+            'image-not-found',
+            `image ${inst.imageId} is no longer available (deleted or not active)`,
+            { fix: 'rebuild the server from an active image, or delete it' },
+          );
         }
         await this.phase(actionId, 'compute_build_and_run_instance', () =>
           withRevert(
@@ -449,7 +454,10 @@ export class ComputeManager implements ComputeAgent {
           await this.driver.snapshot(uuid, tmp, 'qcow2', this.opts.disks.snapshotCopier?.(uuid));
           await this.repos.instances.update(uuid, { taskState: 'image_uploading' });
           if (!(await this.repos.images.transition(imageId, ['queued'], { status: 'saving' }))) {
-            throw new Error(`image ${imageId} was deleted or changed while the snapshot was taken`);
+            throw new KestrelError(
+              'conflict',
+              `image ${imageId} was deleted or changed while the snapshot was taken`,
+            );
           }
           const facts = await this.opts.imageStore.put(imageId, createReadStream(tmp), {
             declaredFormat: 'qcow2',
@@ -470,5 +478,5 @@ export class ComputeManager implements ComputeAgent {
 }
 
 function isNotFound(e: unknown): boolean {
-  return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'instance-not-found';
+  return isKestrelError(e, 'instance-not-found');
 }

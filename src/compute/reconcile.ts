@@ -45,6 +45,7 @@ import { silentLogger, type Logger } from '../util/log.js';
 import type { RootDisks } from './disks.js';
 import { describeError } from './faults.js';
 import { closeAction, instanceRows, openActions, unfinishedSnapshots } from './reconcile-store.js';
+import { isKestrelError } from '../errors/index.js';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -154,7 +155,7 @@ async function pool<T>(items: T[], size: number, fn: (t: T) => Promise<void>): P
 }
 
 function isNotFound(e: unknown): boolean {
-  return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'instance-not-found';
+  return isKestrelError(e, 'instance-not-found');
 }
 
 export class Reconciler {

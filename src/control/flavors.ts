@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Flavor, Repositories } from '../db/index.js';
 import type { RequestContext } from './context.js';
-import { badRequest, conflict, forbidden, notFound } from './errors.js';
+import { badRequest, conflict, forbidden, notFound } from '../errors/index.js';
 import { validateExtraSpec } from './validate.js';
 
 export interface FlavorCreate {

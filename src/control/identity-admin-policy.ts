@@ -5,7 +5,7 @@
 // Being a member or admin anywhere in the token's roles lifts the reader restriction.
 import type { RequestContext } from './context.js';
 import { isReader } from './context.js';
-import { forbidden, type ServiceError } from './errors.js';
+import { forbidden, type KestrelError } from '../errors/index.js';
 
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -23,7 +23,7 @@ export function readerWriteRefusal(
   ctx: RequestContext,
   method: string,
   url: string,
-): ServiceError | undefined {
+): KestrelError | undefined {
   if (!isReader(ctx) || READ_METHODS.has(method.toUpperCase())) return undefined;
   const path = url.split('?')[0].replace(/\/+$/, '');
   if (isOwnCredentialChange(ctx, method.toUpperCase(), path)) return undefined;

@@ -5,7 +5,7 @@
 import { verifyPassword, type Project, type Repositories, type Role, type User } from '../db/index.js';
 import { IdentityAdminRepo, type Assignment } from '../db/repos/identity-admin.js';
 import type { RequestContext } from './context.js';
-import { badRequest, conflict, forbidden, notFound, ServiceError } from './errors.js';
+import { badRequest, conflict, forbidden, notFound, KestrelError } from '../errors/index.js';
 import { requireAdmin } from './flavors.js';
 import { DEFAULT_DOMAIN, type IdentityService } from './identity.js';
 
@@ -313,7 +313,7 @@ export class IdentityAdminService {
     const password = checkPassword(b.password, 'user.password');
     const u = await this.repos.identity.findUser({ id });
     if (!u || !(await verifyPassword(original, u.passwordHash))) {
-      throw new ServiceError('unauthorized', 'The original password is not correct.');
+      throw new KestrelError('unauthorized', 'The original password is not correct.');
     }
     await this.admin.updateUser(id, { password });
     await this.admin.revokeTokens({ userId: id });

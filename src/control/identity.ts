@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Repositories, TokenRecord } from '../db/index.js';
 import { verifyPassword } from '../db/index.js';
-import { badRequest, unauthorized } from './errors.js';
+import { badRequest, unauthorized } from '../errors/index.js';
 import type { RequestContext } from './context.js';
 
 export const DEFAULT_DOMAIN = { id: 'default', name: 'Default' } as const;

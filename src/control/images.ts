@@ -6,7 +6,15 @@ import type { Readable } from 'node:stream';
 import type { ImageRecord, Repositories } from '../db/index.js';
 import type { ImageStore } from '../images/store/store.js';
 import type { RequestContext } from './context.js';
-import { ServiceError, badRequest, conflict, forbidden, notFound } from './errors.js';
+import {
+  KestrelError,
+  badRequest,
+  conflict,
+  forbidden,
+  isKestrelError,
+  messageOf,
+  notFound,
+} from '../errors/index.js';
 import { validateImageProperty } from './validate.js';
 
 export const DISK_FORMATS = [
@@ -232,22 +240,21 @@ export class ImageService {
       });
       await this.repos.images.activate(id, facts);
     } catch (e) {
-      const message = e instanceof Error ? e.message : String(e);
-      const code = (e as { code?: unknown }).code;
-      if (code === 'image-upload-interrupted' || (data.destroyed && !data.readableEnded)) {
+      const message = messageOf(e);
+      if (isKestrelError(e, 'image-upload-interrupted') || (data.destroyed && !data.readableEnded)) {
         // The client went away: nothing was kept, the image can be uploaded again.
         await this.repos.images.update(id, { status: 'queued', failure: message });
-        throw new ServiceError('bad_request', `The upload of image ${id} was interrupted: ${message}`);
+        throw new KestrelError(
+          'image-upload-interrupted',
+          `The upload of image ${id} was interrupted: ${message}`,
+        );
       }
       // Refused by the inspector, too large, or a store failure: the image never becomes active.
       await this.repos.images.update(id, { status: 'killed', failure: message });
-      throw new ServiceError(
-        code === 'image-too-large'
-          ? 'payload_too_large'
-          : code === 'image-refused'
-            ? 'bad_request'
-            : 'internal',
+      throw new KestrelError(
+        isKestrelError(e) ? e.code : 'internal',
         `Image ${id} was refused and is now killed: ${message}`,
+        { fix: isKestrelError(e) ? e.fix : undefined, cause: e },
       );
     }
     return (await this.repos.images.get(id))!;
@@ -425,7 +432,7 @@ export class ImageService {
     if (img.protected) throw forbidden(`Image ${id} is protected and cannot be deleted.`);
     await this.store.delete(id).catch((e: unknown) => {
       // Glance's InUseByStore: RBD instance disks are still clones of this image's snapshot.
-      if ((e as { code?: unknown }).code === 'image-in-use')
+      if (isKestrelError(e, 'image-in-use'))
         throw conflict(`Image ${id} could not be deleted because it is in use: ${(e as Error).message}`);
     });
     await this.repos.images.delete(id);

@@ -2,7 +2,7 @@
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import type { Keypair, Repositories } from '../db/index.js';
 import type { RequestContext } from './context.js';
-import { badRequest, conflict, notFound } from './errors.js';
+import { badRequest, conflict, notFound } from '../errors/index.js';
 
 const NAME = /^[\w\-. @]{1,255}$/;
 const TYPES = new Set([

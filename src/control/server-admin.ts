@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Instance } from '../db/index.js';
 import type { RequestContext } from './context.js';
-import { badRequest, conflict, forbidden } from './errors.js';
+import { badRequest, conflict, forbidden } from '../errors/index.js';
 import { requireAdmin } from './flavors.js';
 import { parseOsloBool } from './validate.js';
 import { SysMetaKey } from './server-sysmeta.js';

@@ -4,7 +4,7 @@
 // Location naming the new image when rotation > 0, empty body (the id is in Location below 2.45).
 import type { Instance } from '../db/index.js';
 import type { RequestContext } from './context.js';
-import { badRequest } from './errors.js';
+import { badRequest } from '../errors/index.js';
 import {
   MAX_SERVER_META,
   argObject,

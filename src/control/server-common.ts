@@ -7,7 +7,7 @@ import type { LifecycleOperations } from '../compute/actions-lifecycle.js';
 import type { ImageService } from './images.js';
 import type { ServerService } from './servers.js';
 import type { RequestContext } from './context.js';
-import { ServiceError, badRequest, conflict } from './errors.js';
+import { KestrelError, badRequest, conflict } from '../errors/index.js';
 import { SystemMetadata } from './server-sysmeta.js';
 import type { Logger } from '../util/log.js';
 
@@ -41,7 +41,7 @@ export interface ActionReply {
 }
 
 /** Nova's InstanceInvalidState text (the API maps it to 409). */
-export function stateConflict(inst: Instance, action: string): ServiceError {
+export function stateConflict(inst: Instance, action: string): KestrelError {
   return conflict(
     inst.taskState
       ? `Cannot '${action}' instance ${inst.uuid} while it is in task_state ${inst.taskState}`
@@ -139,8 +139,8 @@ export function checkMetadata(m: unknown, maxItems: number): Record<string, stri
     out[k] = v;
   }
   if (Object.keys(out).length > maxItems) {
-    throw new ServiceError(
-      'over_quota',
+    throw new KestrelError(
+      'over-quota',
       `Quota exceeded for metadata_items: at most ${maxItems} metadata items per server (maxServerMeta in /limits), this request has ${Object.keys(out).length}.`,
     );
   }

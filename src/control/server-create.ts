@@ -5,7 +5,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import type { FlavorSnapshot, ImageRecord, Instance } from '../db/index.js';
 import type { RequestContext } from './context.js';
-import { ServiceError, badRequest } from './errors.js';
+import { KestrelError, badRequest } from '../errors/index.js';
 import { requireAdmin } from './flavors.js';
 import { buildResourceRequest } from './scheduler/request.js';
 import { claimResources } from './scheduler/claim.js';
@@ -46,7 +46,7 @@ export async function createServers(
     throw badRequest('flavorRef is required.');
   const flavorId = String(flavorRef).replace(/\/+$/, '').split('/').pop()!;
   const flavor = await env.flavors.get(ctx, flavorId).catch((e) => {
-    if (e instanceof ServiceError && e.code === 'not_found')
+    if (e instanceof KestrelError && e.code === 'not-found')
       throw badRequest(`Flavor ${flavorId} could not be found.`);
     throw e;
   });

@@ -7,7 +7,7 @@ import type { RequestContext } from './context.js';
 import type { FlavorService } from './flavors.js';
 import { isUuid, type ImageService } from './images.js';
 import type { SevHostDefaults } from './sev.js';
-import { ServiceError, badRequest } from './errors.js';
+import { KestrelError, badRequest } from '../errors/index.js';
 
 export interface ServerView {
   instance: Instance;
@@ -75,7 +75,7 @@ export async function activeImageFromRef(
   const id = ref.replace(/\/+$/, '').split('/').pop()!;
   if (!isUuid(id)) throw badRequest(`Invalid imageRef provided: ${ref} is not an image id.`);
   const image = await images.get(ctx, id).catch((e) => {
-    if (e instanceof ServiceError && e.code === 'not_found')
+    if (e instanceof KestrelError && e.code === 'not-found')
       throw badRequest(`Image ${id} could not be found.`);
     throw e;
   });

@@ -1,7 +1,7 @@
 // GET /servers and /servers/detail (Compute v2.1 §2.7): the project scope, the filters Nova
 // applies in the database and those it applies after, sorting, and marker / limit paging.
 import type { RequestContext } from './context.js';
-import { badRequest, forbidden } from './errors.js';
+import { badRequest, forbidden } from '../errors/index.js';
 import { statusOf, vmStatesFor } from './server-state.js';
 import type { ServerEnv, ServerListQuery, ServerView } from './server-fields.js';
 

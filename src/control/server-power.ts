@@ -5,7 +5,7 @@
 import type { ImageRecord, Instance } from '../db/index.js';
 import type { ComputeAgent, PowerAction } from '../compute/agent.js';
 import type { RequestContext } from './context.js';
-import { ServiceError, badRequest, conflict } from './errors.js';
+import { KestrelError, badRequest, conflict, isKestrelError } from '../errors/index.js';
 import { refuseSevAction } from './sev.js';
 import { createInstanceImage, stateConflict } from './server-common.js';
 import { checkServerMetadata, type ServerEnv } from './server-fields.js';
@@ -130,7 +130,7 @@ export async function serverAction(
       try {
         text = await agent.consoleOutput(inst.uuid, 1024 * 1024);
       } catch (e) {
-        if ((e as { code?: unknown }).code === 'instance-not-found') {
+        if (isKestrelError(e, 'instance-not-found')) {
           throw conflict(
             `Instance ${id} has no guest on its host (it is ${inst.vmState}); there is no console output.`,
           );
@@ -146,7 +146,7 @@ export async function serverAction(
       return createImage(env, ctx, inst, arg, agent);
   }
   if (UNSUPPORTED_ACTIONS.has(name)) {
-    throw new ServiceError('not_implemented', `The ${name} action is not implemented by Kestrel yet.`);
+    throw new KestrelError('not-implemented', `The ${name} action is not implemented by Kestrel yet.`);
   }
   throw badRequest(`There is no such action: ${name}`);
 }

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import type { ImageRecord, Instance } from '../db/index.js';
 import type { RequestContext } from './context.js';
-import { badRequest } from './errors.js';
+import { badRequest } from '../errors/index.js';
 import { activeImageFromRef } from './server-fields.js';
 import { buildResourceRequest } from './scheduler/request.js';
 import { isSevInstance, validateMemoryEncryption, type SevHostDefaults } from './sev.js';

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Instance } from '../db/index.js';
 import type { RequestContext } from './context.js';
-import { ServiceError, badRequest } from './errors.js';
+import { KestrelError, badRequest } from '../errors/index.js';
 import { requireAdmin } from './flavors.js';
 import { buildResourceRequest } from './scheduler/request.js';
 import { claimResources } from './scheduler/claim.js';
@@ -139,7 +139,7 @@ async function scheduleAndUnshelve(
   try {
     const image = shelvedImageId ? await env.repos.images.get(shelvedImageId) : undefined;
     if (!image) {
-      throw new ServiceError(
+      throw new KestrelError(
         'conflict',
         `the shelved image ${shelvedImageId ?? '(none recorded)'} of instance ${inst.uuid} is gone. Fix: rebuild the server from an image, or delete it.`,
       );
@@ -157,7 +157,7 @@ async function scheduleAndUnshelve(
     host = (await claimResources(env.repos, inst.uuid, req, { disabledHosts: disabled })).host;
     if (!env.compute.get(host)) {
       await env.repos.placement.deleteAllocations(inst.uuid);
-      throw new Error(`no compute agent for host ${host} in this process`);
+      throw new KestrelError('unavailable', `no compute agent for host ${host} in this process`);
     }
     await env.repos.instances.finishEvent(ev, 'Success');
   } catch (e) {

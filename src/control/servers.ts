@@ -8,7 +8,7 @@ import type { Instance, Repositories } from '../db/index.js';
 import type { ComputeAgent } from '../compute/agent.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { RequestContext } from './context.js';
-import { badRequest, conflict, notFound } from './errors.js';
+import { badRequest, conflict, notFound } from '../errors/index.js';
 import type { FlavorService } from './flavors.js';
 import { isUuid, type ImageService } from './images.js';
 import { statusOf } from './server-state.js';

@@ -3,7 +3,7 @@
 // and the operations an SEV guest refuses (409). Nova checks the machine type from config only
 // on the compute host, where a miss becomes an unexplained "No valid host" (nova-facts §11);
 // Kestrel checks it here, with the same default the driver will use.
-import { ServiceError, badRequest, conflict } from './errors.js';
+import { KestrelError, badRequest, conflict } from '../errors/index.js';
 
 const TRUE = new Set(['1', 't', 'true', 'on', 'y', 'yes']);
 const FALSE = new Set(['0', 'f', 'false', 'off', 'n', 'no']);
@@ -179,7 +179,7 @@ export function sevActionRefusal(
   instanceUuid: string,
   flavorExtraSpecs: Record<string, string>,
   imageProperties: Record<string, string>,
-): ServiceError | undefined {
+): KestrelError | undefined {
   const op = SEV_REFUSED_ACTIONS[action];
   if (op === undefined || !isSevInstance(flavorExtraSpecs, imageProperties)) return undefined;
   const fix =

@@ -1,6 +1,6 @@
 // Validation of flavor extra specs and image properties that Kestrel interprets, so that a
 // typo is a 400 when the flavor or image is written, not a failed boot later.
-import { badRequest } from './errors.js';
+import { badRequest } from '../errors/index.js';
 
 const TRUE = new Set(['true', '1', 'on', 'yes', 'y', 't']);
 const FALSE = new Set(['false', '0', 'off', 'no', 'n', 'f']);

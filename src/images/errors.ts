@@ -1,16 +1,35 @@
-// Errors of the images area. Each has a stable `code` for the API's error table, and a message
-// that says what failed, why, and what to do.
+// Errors of the images area: KestrelErrors whose codes (and so HTTP statuses) are in the one
+// catalogue (src/errors/catalogue.ts), each with a message that says what failed, why, and what
+// to do. The subclasses carry the facts a caller branches on (an inspection's findings, sizes).
+import { KestrelError, type ErrorCode, type ErrorOptions } from '../errors/index.js';
 import type { Finding, InspectResult } from './inspect/types.js';
 import { formatBytes } from './inspect/bytes.js';
 
-export class ImageError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = new.target.name;
+/** The catalogue's codes the images area raises. */
+export type ImageErrorCode = Extract<
+  ErrorCode,
+  | 'image-refused'
+  | 'image-too-large'
+  | 'image-upload-interrupted'
+  | 'image-not-found'
+  | 'image-conflict'
+  | 'image-in-use'
+  | 'image-unacceptable'
+  | 'image-cache'
+  | 'invalid-image-id'
+  | 'invalid-instance-uuid'
+  | 'flavor-disk-too-small'
+  | 'disk-exists'
+  | 'disk-not-found'
+  | 'disk-in-use'
+  | 'storage-misconfigured'
+  | 'storage-full'
+  | 'storage-unavailable'
+>;
+
+export class ImageError extends KestrelError<ImageErrorCode> {
+  constructor(code: ImageErrorCode, message: string, opts: ErrorOptions = {}) {
+    super(code, message, opts);
   }
 }
 

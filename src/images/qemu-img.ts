@@ -1,6 +1,7 @@
 // qemu-img, always with the format given explicitly (never probed) and, on untrusted images,
 // under prlimit: 30 CPU-seconds and 1 GiB of address space, as Nova runs it.
 import { runChecked, type RunOptions } from '../util/run.js';
+import { ImageError } from './errors.js';
 
 export const QEMU_IMG_LIMITS = { cpuSeconds: 30, addressSpaceBytes: 1024 * 1024 * 1024 };
 
@@ -36,10 +37,13 @@ export async function qemuImgInfo(
   try {
     parsed = JSON.parse(r.stdout);
   } catch {
-    throw new Error(`qemu-img info printed no JSON for ${path}: ${r.stdout.slice(0, 200)}`);
+    throw new ImageError(
+      'storage-unavailable',
+      `qemu-img info printed no JSON for ${path}: ${r.stdout.slice(0, 200)}`,
+    );
   }
   if (typeof parsed !== 'object' || parsed === null || typeof (parsed as QemuImgInfo).format !== 'string') {
-    throw new Error(`qemu-img info gave no format for ${path}`);
+    throw new ImageError('storage-unavailable', `qemu-img info gave no format for ${path}`);
   }
   return parsed as QemuImgInfo;
 }

@@ -1,8 +1,11 @@
-// Typed hypervisor errors. Each carries a stable code, what failed, and the fix, in the
-// guide's troubleshooting tone; the API maps `kind` to an HTTP status in one place.
-export type VirtErrorKind = 'not-found' | 'conflict' | 'invalid' | 'unavailable' | 'internal';
+// The hypervisor's errors: KestrelErrors whose codes (and so HTTP statuses) are in the one
+// catalogue (src/errors/catalogue.ts); each says what failed and the fix, in the guide's
+// troubleshooting tone.
+import { KestrelError, type ErrorCode, type ErrorOptions } from '../errors/index.js';
 
-export type VirtErrorCode =
+/** The catalogue's codes the hypervisor raises. */
+export type VirtErrorCode = Extract<
+  ErrorCode,
   | 'instance-not-found'
   | 'instance-exists'
   | 'invalid-state'
@@ -23,54 +26,13 @@ export type VirtErrorCode =
   | 'guest-start-failed'
   | 'power-off-timeout'
   | 'snapshot-failed'
-  | 'hypervisor-error';
+  | 'hypervisor-error'
+  | 'state-path-unreachable'
+>;
 
-const kindOf: Record<VirtErrorCode, VirtErrorKind> = {
-  'instance-not-found': 'not-found',
-  'instance-exists': 'conflict',
-  'invalid-state': 'conflict',
-  'unsupported-config': 'invalid',
-  'invalid-machine-type': 'invalid',
-  'firmware-not-found': 'invalid',
-  'cpu-model-unknown': 'invalid',
-  'cpu-incompatible': 'invalid',
-  'cpu-no-model-for-traits': 'invalid',
-  'cpu-mode-invalid': 'invalid',
-  'version-too-old': 'unavailable',
-  'kvm-unavailable': 'unavailable',
-  'nested-virt-conflict': 'conflict',
-  'agent-not-configured': 'conflict',
-  'agent-not-connected': 'conflict',
-  'agent-timeout': 'unavailable',
-  'agent-failed': 'internal',
-  'guest-start-failed': 'internal',
-  'power-off-timeout': 'internal',
-  'snapshot-failed': 'internal',
-  'hypervisor-error': 'internal',
-};
-
-export class VirtError extends Error {
-  readonly kind: VirtErrorKind;
-  /** What the operator or user can do about it. */
-  readonly fix: string;
-  /** Extra diagnostic text (a QEMU log tail, the models passed over …). */
-  readonly details?: string;
-
-  constructor(
-    readonly code: VirtErrorCode,
-    message: string,
-    opts: { fix?: string; details?: string; cause?: unknown } = {},
-  ) {
-    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
-    this.name = 'VirtError';
-    this.kind = kindOf[code];
-    this.fix = opts.fix ?? '';
-    this.details = opts.details;
-  }
-
-  /** Message, fix and details as one text (for logs and instance faults). */
-  describe(): string {
-    return [this.message, this.fix && `Fix: ${this.fix}`, this.details].filter(Boolean).join('\n');
+export class VirtError extends KestrelError<VirtErrorCode> {
+  constructor(code: VirtErrorCode, message: string, opts: ErrorOptions = {}) {
+    super(code, message, opts);
   }
 }
 

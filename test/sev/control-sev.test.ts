@@ -10,7 +10,7 @@ import {
   sevActionRefusal,
   validateMemoryEncryption,
 } from '../../src/control/sev.js';
-import { ServiceError } from '../../src/control/errors.js';
+import { KestrelError } from '../../src/errors/index.js';
 
 const flavor = (extraSpecs: Record<string, string> = {}) => ({ name: 'm1.sev', extraSpecs });
 const image = (properties: Record<string, string>) => ({ id: 'img-1', name: 'cirros-uefi', properties });
@@ -18,8 +18,8 @@ const GOOD = { hw_mem_encryption: 'true', hw_firmware_type: 'uefi', hw_machine_t
 
 function rejects400(fn: () => unknown, re: RegExp): void {
   assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof ServiceError, String(e));
-    assert.equal(e.code, 'bad_request');
+    assert.ok(e instanceof KestrelError, String(e));
+    assert.equal(e.code, 'bad-request');
     assert.match(e.message, re);
     return true;
   });

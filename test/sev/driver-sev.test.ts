@@ -17,7 +17,7 @@ test('fake driver: SEV guest spawns; suspend and live migration refused; stop al
     for (const op of [() => d.suspend(spec.uuid), () => d.checkCanLiveMigrate(spec.uuid)]) {
       await assert.rejects(op(), (e: unknown) => {
         assert.ok(e instanceof VirtError);
-        assert.equal(e.kind, 'conflict');
+        assert.equal(e.status, 409);
         assert.match(e.message, /is not supported for an SEV-enabled instance/);
         return true;
       });

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { FlavorService } from '../../control/flavors.js';
-import { badRequest, notFound } from '../../control/errors.js';
+import { badRequest, notFound } from '../../errors/index.js';
 import { baseUrl, need, queryOf } from '../common.js';
 import { flavorBrief, flavorFull } from './views.js';
 

@@ -5,7 +5,7 @@ import type { Repositories } from '../../db/index.js';
 import type { ComputeAgent } from '../../compute/agent.js';
 import type { KeypairService } from '../../control/keypairs.js';
 import { requireAdmin } from '../../control/flavors.js';
-import { badRequest, notFound } from '../../control/errors.js';
+import { badRequest, notFound } from '../../errors/index.js';
 import type { HostStatus } from '../../virt/driver.js';
 import { capacityOf } from '../../control/scheduler/select.js';
 import { need, novaMicros, queryOf } from '../common.js';

@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { ServerService } from '../../control/servers.js';
-import { badRequest, notFound } from '../../control/errors.js';
+import { badRequest, notFound } from '../../errors/index.js';
 import { baseUrl, need, queryOf } from '../common.js';
 import { actionView, eventView, links, serverBrief, serverFull } from './views.js';
 

@@ -1,6 +1,6 @@
 // Compute version discovery (§2.1), unauthenticated, and microversion negotiation (§2.2).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ServiceError, badRequest } from '../../control/errors.js';
+import { KestrelError, badRequest } from '../../errors/index.js';
 import { baseUrl } from '../common.js';
 
 export const MIN_VERSION = '2.1';
@@ -69,8 +69,8 @@ export function negotiate(req: FastifyRequest): string {
   if (!m) throw badRequest(`API version string ${requested} format is not valid; use 2.1.`);
   const [maj, min] = [Number(m[1]), Number(m[2])];
   if (maj !== 2 || min < 1 || min > Number(MAX_VERSION.split('.')[1])) {
-    throw new ServiceError(
-      'not_acceptable',
+    throw new KestrelError(
+      'not-acceptable',
       `Version ${requested} is not supported by the API. Minimum is ${MIN_VERSION} and maximum is ${MAX_VERSION}.`,
     );
   }

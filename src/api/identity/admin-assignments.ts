@@ -3,7 +3,7 @@
 // GET /v3/projects/{p}/users/{u}/roles, GET /v3/role_assignments.
 import type { FastifyInstance } from 'fastify';
 import { need, queryOf } from '../common.js';
-import { forbidden } from '../../control/errors.js';
+import { forbidden } from '../../errors/index.js';
 import type { AssignmentQuery, IdentityAdminService } from '../../control/identity-admin.js';
 import { assignmentView, collectionLinks, roleView } from './admin-views.js';
 

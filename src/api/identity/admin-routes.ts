@@ -5,7 +5,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ApiDeps } from '../deps.js';
 import { baseUrl, need } from '../common.js';
-import { forbidden } from '../../control/errors.js';
+import { forbidden } from '../../errors/index.js';
 import { IdentityAdminService, ONE_DOMAIN_MESSAGE } from '../../control/identity-admin.js';
 import { collectionLinks, projectView, userView } from './admin-views.js';
 import { registerAssignmentRoutes } from './admin-assignments.js';

@@ -4,7 +4,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { ApiDeps } from '../deps.js';
 import { baseUrl, fastifyOptions, installAuth, need, queryOf } from '../common.js';
 import { installErrorHandling } from '../errors.js';
-import { notFound, unauthorized } from '../../control/errors.js';
+import { notFound, unauthorized } from '../../errors/index.js';
 import { requireAdmin } from '../../control/flavors.js';
 import { DEFAULT_DOMAIN } from '../../control/identity.js';
 import { registerIdentityAdminRoutes } from './admin-routes.js';

@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import type { ApiDeps } from '../deps.js';
 import { baseUrl, fastifyOptions, installAuth, need, queryOf } from '../common.js';
 import { installErrorHandling } from '../errors.js';
-import { badRequest, ServiceError } from '../../control/errors.js';
+import { badRequest, KestrelError } from '../../errors/index.js';
 import type { ImageRecord } from '../../db/index.js';
 import { imageSchema, imageView as renderImage } from './views.js';
 
@@ -102,8 +102,8 @@ export function createImageApp(d: ApiDeps): FastifyInstance {
   app.patch<{ Params: { id: string } }>('/v2/images/:id', async (req) => {
     const ct = String(req.headers['content-type'] ?? '');
     if (!ct.startsWith('application/openstack-images-v2.')) {
-      throw new ServiceError(
-        'unsupported_media_type',
+      throw new KestrelError(
+        'unsupported-media-type',
         'PATCH needs Content-Type application/openstack-images-v2.1-json-patch.',
       );
     }
@@ -116,8 +116,8 @@ export function createImageApp(d: ApiDeps): FastifyInstance {
   app.put<{ Params: { id: string } }>('/v2/images/:id/file', async (req, reply) => {
     const ct = String(req.headers['content-type'] ?? '');
     if (!ct.startsWith('application/octet-stream')) {
-      throw new ServiceError(
-        'unsupported_media_type',
+      throw new KestrelError(
+        'unsupported-media-type',
         'Image data must be sent as application/octet-stream.',
       );
     }

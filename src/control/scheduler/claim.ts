@@ -2,7 +2,7 @@
 // provider's capacity and moves its generation forward only if no one else changed it. Two
 // concurrent boots can therefore never over-commit a host; the loser re-selects.
 import { Repositories } from '../../db/index.js';
-import { ServiceError } from '../errors.js';
+import { KestrelError } from '../../errors/index.js';
 import type { ResourceRequest } from './request.js';
 import { firstFailure, noValidHostMessage } from './select.js';
 import { hostStateCache } from './host-cache.js';
@@ -25,7 +25,7 @@ export async function claimResources(
   const hosts = hostStateCache(repos);
   for (let i = 0; i < attempts; i++) {
     const sel = await hosts.select(req, opts);
-    if (!sel.ok) throw new ServiceError('no_valid_host', noValidHostMessage(sel.failures));
+    if (!sel.ok) throw new KestrelError('no-valid-host', noValidHostMessage(sel.failures));
     const chosen = sel.provider;
     try {
       const committed = await repos.transaction(async (tx) => {
@@ -44,8 +44,8 @@ export async function claimResources(
       // Someone claimed on this host meanwhile: select again with fresh usage.
     }
   }
-  throw new ServiceError(
-    'no_valid_host',
+  throw new KestrelError(
+    'no-valid-host',
     `No valid host was found: the claim lost ${attempts} races in a row to concurrent boots. Fix: retry the request.`,
   );
 }

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase, Repositories, type Inventory } from '../../db/index.js';
-import { ServiceError } from '../errors.js';
+import { KestrelError } from '../../errors/index.js';
 import { claimResources } from './claim.js';
 import { hostStateCache } from './host-cache.js';
 import type { ResourceRequest } from './request.js';
@@ -52,7 +52,7 @@ test('host cache: claims keep the table warm and account their own usage', async
     assert.equal((await claimResources(repos, 'c2', req(512))).host, 'b');
     assert.equal((await claimResources(repos, 'c3', req(512))).host, 'a');
     assert.equal(cache.reloads, 1, 'own claims must not force a reload');
-    await assert.rejects(claimResources(repos, 'c4', req(512)), (e) => e instanceof ServiceError);
+    await assert.rejects(claimResources(repos, 'c4', req(512)), (e) => e instanceof KestrelError);
     assert.equal(cache.reloads, 1);
   });
 });
@@ -62,7 +62,7 @@ test('host cache: allocation, inventory and trait changes made elsewhere refresh
     const a = await host(repos, 'a', 1024);
     const cache = hostStateCache(repos);
     await claimResources(repos, 'c1', req(1024));
-    await assert.rejects(claimResources(repos, 'c2', req(512)), (e) => e instanceof ServiceError);
+    await assert.rejects(claimResources(repos, 'c2', req(512)), (e) => e instanceof KestrelError);
     // Freed behind the cache's back (as a delete or the reconciler does): the next decision sees it.
     await repos.placement.deleteAllocations('c1');
     assert.equal((await claimResources(repos, 'c2', req(512))).host, 'a');

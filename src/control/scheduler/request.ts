@@ -1,7 +1,7 @@
 // The resource request of one boot, built from the flavor and the image as Nova's
 // scheduler utils do: standard resources from the flavor, `resources:RC=N` overrides,
 // MEM_ENCRYPTION_CONTEXT for encrypted memory, and required/forbidden traits from both.
-import { badRequest } from '../errors.js';
+import { badRequest } from '../../errors/index.js';
 import { parseOsloBool } from '../validate.js';
 
 export interface ResourceRequest {

@@ -4,6 +4,7 @@
 import type { DiskBackend } from './backend.js';
 import { FlatBackend } from './flat.js';
 import { Qcow2Backend, type Qcow2BackendOptions } from './qcow2.js';
+import { ImageError } from '../errors.js';
 
 export type { CreateDiskRequest, CachedBase, DiskBackend } from './backend.js';
 export { FlatBackend } from './flat.js';
@@ -39,7 +40,8 @@ export function createDiskBackend(kind: string, opts: DiskBackendOptions): DiskB
   }
   const factory = factories.get(resolved);
   if (!factory) {
-    throw new Error(
+    throw new ImageError(
+      'storage-misconfigured',
       `unknown [libvirt] images_type=${kind}; use one of default, ${[...factories.keys(), 'raw'].join(', ')}` +
         (kind === 'lvm' || kind === 'rbd' ? ` (the ${kind} backend is not loaded)` : ''),
     );

@@ -13,7 +13,7 @@ import { silentLogger, type Logger } from '../../util/log.js';
 import { runChecked } from '../../util/run.js';
 import { withRevert } from '../../util/revert.js';
 import type { DiskSource } from '../../virt/driver.js';
-import { FlavorDiskSmallerThanImageError } from '../errors.js';
+import { FlavorDiskSmallerThanImageError, ImageError } from '../errors.js';
 import { qemuFormatName } from '../qemu-img.js';
 import { assertLvmName, LvmCli } from '../lvm/cli.js';
 import type { CreateDiskRequest, DiskBackend } from './backend.js';
@@ -34,7 +34,8 @@ export const devNodeResolver: LvDeviceResolver = {
     try {
       await access(p);
     } catch {
-      throw new Error(
+      throw new ImageError(
+        'storage-unavailable',
         `logical volume ${vg}/${lv} has no device node ${p}: it is not active. Check that the kernel has ` +
           `device-mapper (dmsetup version) and that lvm2 activated it (lvchange -ay ${vg}/${lv})`,
       );
@@ -72,7 +73,8 @@ export class LvmDiskBackend implements DiskBackend {
 
   constructor(opts: LvmBackendOptions) {
     if (!opts.volumeGroup) {
-      throw new Error(
+      throw new ImageError(
+        'storage-misconfigured',
         'You should specify images_volume_group flag to use LVM images: set [libvirt] images_volume_group ' +
           'to the volume group that holds instance disks (vgs lists them)',
       );
@@ -80,10 +82,13 @@ export class LvmDiskBackend implements DiskBackend {
     assertLvmName('volume group', opts.volumeGroup);
     const clear = opts.volumeClear ?? 'zero';
     if (!['zero', 'shred', 'none'].includes(clear)) {
-      throw new Error(`[libvirt] volume_clear=${String(clear)} is not one of zero, shred, none`);
+      throw new ImageError(
+        'storage-misconfigured',
+        `[libvirt] volume_clear=${String(clear)} is not one of zero, shred, none`,
+      );
     }
     if ((opts.volumeClearSizeMib ?? 0) < 0)
-      throw new Error('[libvirt] volume_clear_size must be 0 or more (MiB)');
+      throw new ImageError('storage-misconfigured', '[libvirt] volume_clear_size must be 0 or more (MiB)');
     this.volumeGroup = opts.volumeGroup;
     this.lvm = new LvmCli({ config: opts.lvmConfig });
     this.devices = opts.devices ?? devNodeResolver;
@@ -106,13 +111,15 @@ export class LvmDiskBackend implements DiskBackend {
     }
     const size = Math.max(base.virtualSize, req.sizeBytes);
     const vg = await this.lvm.vg(this.volumeGroup).catch((e: unknown) => {
-      throw new Error(
+      throw new ImageError(
+        'storage-misconfigured',
         `volume group ${this.volumeGroup} (images_volume_group) is not usable: ${e instanceof Error ? e.message : String(e)}; ` +
           `create it (vgcreate ${this.volumeGroup} <pv>) or fix [libvirt] images_volume_group`,
       );
     });
     if (size > vg.freeBytes) {
-      throw new Error(
+      throw new ImageError(
+        'storage-full',
         `volume group ${this.volumeGroup} has ${vg.freeBytes} bytes free, the disk of instance ${req.instanceUuid} needs ${size}; ` +
           'free space in the volume group or add a physical volume (vgextend)',
       );
@@ -237,7 +244,10 @@ export class LvmDiskBackend implements DiskBackend {
   async exportTo(instanceUuid: string, targetPath: string, format: 'qcow2' | 'raw'): Promise<void> {
     const lv = this.lvName(instanceUuid);
     if (!(await this.exists(instanceUuid))) {
-      throw new Error(`instance ${instanceUuid} has no disk ${this.volumeGroup}/${lv} to export`);
+      throw new ImageError(
+        'disk-not-found',
+        `instance ${instanceUuid} has no disk ${this.volumeGroup}/${lv} to export`,
+      );
     }
     const dev = await this.devices.path(this.volumeGroup, lv);
     const tmp = `${targetPath}.${randomBytes(4).toString('hex')}.part`;

@@ -48,12 +48,14 @@ export class RbdDiskBackend implements DiskBackend {
 
   constructor(private readonly opts: RbdBackendOptions = {}) {
     if (opts.pool === '') {
-      throw new Error(
+      throw new ImageError(
+        'storage-misconfigured',
         'You should specify images_rbd_pool flag to use rbd images: set [libvirt] images_rbd_pool',
       );
     }
     if (opts.forceRawImages === false) {
-      throw new Error(
+      throw new ImageError(
+        'storage-misconfigured',
         'images_type=rbd needs raw images, but force_raw_images is False: set [DEFAULT] force_raw_images = True ' +
           '(Ceph clones and imports only raw data)',
       );
@@ -234,11 +236,12 @@ export class RbdDiskBackend implements DiskBackend {
     } catch (e) {
       if (isNotFound(e)) return;
       if (isBusy(e)) {
-        throw new Error(
+        throw new ImageError(
+          'disk-in-use',
           `cannot remove ${spec}: a guest still has it open (watchers); stop the instance first`,
         );
       }
-      throw new Error(`cannot remove ${spec}: ${describe(e)}`);
+      throw new ImageError('storage-unavailable', `cannot remove ${spec}: ${describe(e)}`);
     }
   }
 
@@ -248,7 +251,10 @@ export class RbdDiskBackend implements DiskBackend {
       return true;
     } catch (e) {
       if (isNotFound(e)) return false;
-      throw new Error(`cannot look up ${this.spec(instanceUuid)}: ${describe(e)}`);
+      throw new ImageError(
+        'storage-unavailable',
+        `cannot look up ${this.spec(instanceUuid)}: ${describe(e)}`,
+      );
     }
   }
 
@@ -256,7 +262,8 @@ export class RbdDiskBackend implements DiskBackend {
     try {
       return await this.cli.rbdJson<string[]>(['ls', this.pool]);
     } catch (e) {
-      throw new Error(
+      throw new ImageError(
+        'storage-unavailable',
         `cannot list pool ${this.pool} (${describe(e)}); check that the pool exists and ${this.cli.describeConn()} may read it`,
       );
     }
@@ -282,7 +289,8 @@ export class RbdDiskBackend implements DiskBackend {
       await rename(tmp, targetPath);
     } catch (e) {
       await rm(tmp, { force: true });
-      if (isNotFound(e)) throw new Error(`instance ${instanceUuid} has no disk ${spec} to export`);
+      if (isNotFound(e))
+        throw new ImageError('disk-not-found', `instance ${instanceUuid} has no disk ${spec} to export`);
       throw e;
     }
   }

@@ -1,6 +1,7 @@
 // Byte sources for the inspector: positional reads on an open file, or a buffer.
 import { open, type FileHandle } from 'node:fs/promises';
 import type { ByteSource } from './types.js';
+import { ImageError } from '../errors.js';
 
 export class BufferSource implements ByteSource {
   constructor(private readonly buf: Buffer) {}
@@ -24,7 +25,7 @@ export class FileSource implements ByteSource {
     const fh = await open(path, 'r');
     try {
       const st = await fh.stat();
-      if (!st.isFile()) throw new Error(`${path} is not a regular file`);
+      if (!st.isFile()) throw new ImageError('image-refused', `${path} is not a regular file`);
       return new FileSource(fh, st.size, st.blocks * 512);
     } catch (e) {
       await fh.close();

@@ -2,6 +2,7 @@
 // bytes, an optional `--config` string on every call (tests turn activation off: this kind of
 // machine has no device-mapper), and no fd-leak warnings on stderr.
 import { runChecked, type RunResult } from '../../util/run.js';
+import { ImageError } from '../errors.js';
 
 export interface LvmCliOptions {
   /** An lvm.conf fragment passed as `--config` to every command (e.g. `global { activation=0 }`). */
@@ -27,7 +28,10 @@ const LVM_NAME = /^[A-Za-z0-9+_.][A-Za-z0-9+_.-]{0,126}$/;
 
 export function assertLvmName(kind: 'volume group' | 'logical volume', name: string): void {
   if (!LVM_NAME.test(name) || name === '.' || name === '..') {
-    throw new Error(`${kind} name ${JSON.stringify(name)} is not valid for lvm2 (letters, digits, + _ . -)`);
+    throw new ImageError(
+      'storage-misconfigured',
+      `${kind} name ${JSON.stringify(name)} is not valid for lvm2 (letters, digits, + _ . -)`,
+    );
   }
 }
 
@@ -66,7 +70,7 @@ export class LvmCli {
   async vg(vg: string): Promise<{ sizeBytes: number; freeBytes: number; extentBytes: number }> {
     assertLvmName('volume group', vg);
     const [row] = await this.report('vgs', ['-o', 'vg_name,vg_size,vg_free,vg_extent_size', vg]);
-    if (!row) throw new Error(`volume group ${vg} not found`);
+    if (!row) throw new ImageError('storage-misconfigured', `volume group ${vg} not found`);
     return {
       sizeBytes: Number(row.vg_size),
       freeBytes: Number(row.vg_free),
@@ -77,7 +81,7 @@ export class LvmCli {
   /** Data offset of a PV (pe_start), for mapping extents to bytes. */
   async peStart(pv: string): Promise<number> {
     const [row] = await this.report('pvs', ['-o', 'pv_name,pe_start', pv]);
-    if (!row) throw new Error(`physical volume ${pv} not found`);
+    if (!row) throw new ImageError('storage-misconfigured', `physical volume ${pv} not found`);
     return Number(row.pe_start);
   }
 

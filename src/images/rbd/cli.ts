@@ -5,6 +5,7 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { CommandError, runChecked, run, type RunOptions, type RunResult } from '../../util/run.js';
+import { ImageError } from '../errors.js';
 
 export interface CephConnection {
   /** ceph.conf path (`images_rbd_ceph_conf` / `rbd_ceph_conf`); empty = Ceph's default search. */
@@ -91,7 +92,8 @@ export class CephCli {
       (r) => r.stdout.trim(),
       (e: unknown) => {
         this.fsidCache = undefined;
-        throw new Error(
+        throw new ImageError(
+          'storage-unavailable',
           `cannot read the Ceph cluster's fsid (${describe(e)}); check that the cluster is up and that ${this.describeConn()} can reach it`,
         );
       },
@@ -105,7 +107,8 @@ export class CephCli {
       (dump) => parseMonDump(dump),
       (e: unknown) => {
         this.monCache = undefined;
-        throw new Error(
+        throw new ImageError(
+          'storage-unavailable',
           `cannot list the Ceph monitors with 'ceph mon dump' (${describe(e)}); check the cluster is up`,
         );
       },
@@ -138,7 +141,8 @@ export function parseMonDump(dump: MonDump): { host: string; port: number }[] {
     const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(hostPort);
     if (m) out.push({ host: m[1], port: Number(m[2]) });
   }
-  if (out.length === 0) throw new Error('ceph mon dump listed no monitor addresses');
+  if (out.length === 0)
+    throw new ImageError('storage-unavailable', 'ceph mon dump listed no monitor addresses');
   return out;
 }
 
@@ -161,7 +165,8 @@ export async function cephClientKey(opts: {
   argv.push('auth', 'get-key', `client.${opts.user}`);
   const r = await run(argv, { timeoutMs: 30_000 });
   if (r.code !== 0 || r.timedOut) {
-    throw new Error(
+    throw new ImageError(
+      'storage-unavailable',
       `cannot read the key of client.${opts.user} with 'ceph auth get-key' as client.${opts.adminUser ?? 'admin'} ` +
         `(${r.timedOut ? 'timed out' : r.stderr.trim().split('\n').pop()}); run it with an identity that has 'mon allow *'`,
     );

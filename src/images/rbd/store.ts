@@ -254,7 +254,10 @@ export class RbdImageStore implements ImageStore {
       await this.cli.rbd(['rm', '--no-progress', this.spec(imageId)]);
     } catch (e) {
       if (isNotFound(e)) return;
-      throw new Error(`cannot delete RBD image ${this.spec(imageId)}: ${describe(e)}`);
+      throw new ImageError(
+        'storage-unavailable',
+        `cannot delete RBD image ${this.spec(imageId)}: ${describe(e)}`,
+      );
     }
   }
 
@@ -264,7 +267,10 @@ export class RbdImageStore implements ImageStore {
       return true;
     } catch (e) {
       if (isNotFound(e)) return false;
-      throw new Error(`cannot look up RBD image ${this.spec(imageId)}: ${describe(e)}`);
+      throw new ImageError(
+        'storage-unavailable',
+        `cannot look up RBD image ${this.spec(imageId)}: ${describe(e)}`,
+      );
     }
   }
 }

@@ -170,7 +170,8 @@ export class FileImageStore implements ImageStore {
       () => undefined,
       (e: unknown) => {
         this.dirReady = undefined;
-        throw new Error(
+        throw new ImageError(
+          'storage-misconfigured',
           `cannot create the image directory ${this.directory}: ${String(e)}; check its parent's permissions`,
         );
       },

@@ -5,6 +5,7 @@
 import type { LibvirtClient } from '../../libvirt/index.js';
 import { isNoSecret } from '../../libvirt/index.js';
 import type { Logger } from '../../util/log.js';
+import { KestrelError, messageOf } from '../../errors/index.js';
 
 export interface CephSecretOptions {
   /** `[libvirt] rbd_secret_uuid`. */
@@ -27,10 +28,13 @@ export async function ensureCephSecret(lv: LibvirtClient, o: CephSecretOptions, 
   try {
     key = await o.key();
   } catch (e) {
-    throw new Error(
+    throw new KestrelError(
+      'storage-misconfigured',
       `the libvirt secret ${o.uuid} ([libvirt] rbd_secret_uuid) is not defined and the key of client.${o.user} ` +
-        `could not be read to define it: ${(e as Error).message}. Fix: define it yourself ` +
-        `(virsh secret-define + virsh secret-set-value ${o.uuid} <key>) or give Kestrel an admin keyring`,
+        `could not be read to define it: ${messageOf(e)}.`,
+      {
+        fix: `define it yourself (virsh secret-define + virsh secret-set-value ${o.uuid} <key>) or give Kestrel an admin keyring`,
+      },
     );
   }
   const xml =
