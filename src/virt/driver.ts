@@ -2,6 +2,7 @@
 // hypervisor only through this interface; two implementations pass one conformance suite:
 // `fake` (in memory, milliseconds) and `libvirt` (real guests through Kestrel's RPC client).
 import type { EventEmitter } from 'node:events';
+import type { NumaPlacement } from './numa/fit.js';
 
 /** Nova's power states (nova/compute/power_state.py), as stored and shown in the API. */
 export const PowerState = {
@@ -63,6 +64,8 @@ export interface InstanceSpec {
   configDrive?: { path: string; format: 'iso9660' | 'vfat' };
   /** Serial console log file; the driver creates its directory. */
   consoleLogPath: string;
+  /** Host NUMA cells, pinned CPUs and page sizes the scheduler chose (guests that asked for NUMA). */
+  numaPlacement?: NumaPlacement;
   /** 'none' (the default here) or a libvirt network name. */
   network: { kind: 'none' } | { kind: 'libvirt-network'; name: string };
 }

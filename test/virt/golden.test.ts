@@ -9,6 +9,11 @@ import { buildDomain } from '../../src/virt/libvirt/configure/index.js';
 import { renderDomain } from '../../src/virt/libvirt/domain/render.js';
 import { parseDomain } from '../../src/virt/libvirt/domain/parse.js';
 import type { BuildContext } from '../../src/virt/libvirt/configure/index.js';
+import type { InstanceSpec } from '../../src/virt/driver.js';
+import { parseHostCells } from '../../src/virt/libvirt/numa-caps.js';
+import { applyCpuSets } from '../../src/virt/numa/host.js';
+import { fitGuest, usageOf } from '../../src/virt/numa/fit.js';
+import { guestNumaRequest } from '../../src/virt/numa/request.js';
 import {
   FIXTURES,
   UUID,
@@ -19,6 +24,26 @@ import {
   withExtraSpecs,
   withImageProps,
 } from './fixtures.js';
+
+const TWO_SOCKET = applyCpuSets(
+  parseHostCells(readFileSync(join(FIXTURES, '../numa/two-socket-hugepages.xml'), 'utf8')),
+  { dedicatedSet: '2-7,10-15', sharedSet: '0-1,8-9' },
+);
+
+/** A spec whose NUMA placement is computed on the recorded two-socket host, as the scheduler would. */
+function placedOnTwoSocket(
+  extraSpecs: Record<string, string>,
+  vcpus: number,
+  memoryMb: number,
+): InstanceSpec {
+  const s = baseSpec();
+  const flavor = { ...s.flavor, vcpus, memoryMb, extraSpecs };
+  const req = guestNumaRequest(flavor, s.image.properties);
+  if (!req) throw new Error('the flavor asks for no NUMA topology');
+  const fit = fitGuest(req, TWO_SOCKET, usageOf([]));
+  if (!fit.ok) throw new Error(fit.reason);
+  return { ...s, flavor, numaPlacement: fit.placement };
+}
 
 const CUSTOM_MODELS = ['Penryn', 'IvyBridge', 'Haswell-noTSX', 'Broadwell-noTSX', 'Icelake-Server-noTSX'];
 
@@ -128,6 +153,24 @@ const cases: Record<string, () => BuildContext> = {
         configDrive: { path: `/var/lib/kestrel/instances/${UUID}/disk.config`, format: 'vfat' },
       }),
     ),
+  'numa-two-cells-unplaced': () => context(withExtraSpecs({ 'hw:numa_nodes': '2' }, 4)),
+  'numa-pinned-hugepages': () =>
+    context(
+      placedOnTwoSocket(
+        { 'hw:numa_nodes': '2', 'hw:cpu_policy': 'dedicated', 'hw:mem_page_size': 'large' },
+        4,
+        2048,
+      ),
+    ),
+  'numa-mixed-isolate': () =>
+    context(
+      placedOnTwoSocket(
+        { 'hw:cpu_policy': 'mixed', 'hw:cpu_dedicated_mask': '^0', 'hw:cpu_thread_policy': 'isolate' },
+        3,
+        1024,
+      ),
+    ),
+  'numa-shared-2mb-pages': () => context(placedOnTwoSocket({ 'hw:mem_page_size': '2MB' }, 2, 1024)),
   'network-libvirt-vhost': () =>
     context(
       baseSpec({ network: { kind: 'libvirt-network', name: 'default' } }),

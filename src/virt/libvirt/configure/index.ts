@@ -15,6 +15,7 @@ import { firmwareConfigurator } from './firmware.js';
 import { identityConfigurator } from './identity.js';
 import { machineConfigurator } from './machine.js';
 import { nicConfigurator } from './nic.js';
+import { numaConfigurator } from './numa.js';
 import { sevConfigurator } from './sev.js';
 
 export const CONFIGURATORS: readonly Configurator[] = [
@@ -24,6 +25,7 @@ export const CONFIGURATORS: readonly Configurator[] = [
   firmwareConfigurator,
   bootConfigurator,
   cpuConfigurator,
+  numaConfigurator,
   diskConfigurator,
   configDriveConfigurator,
   agentConfigurator,

@@ -151,7 +151,7 @@ export const sevConfigurator: Configurator = {
       reducedPhysBits: caps.reducedPhysBits,
     };
     // SEV pins guest memory: it must be locked, and never swapped or ballooned away.
-    dom.memoryBacking = { locked: true };
+    dom.memoryBacking = { ...dom.memoryBacking, locked: true };
     setVirtioIommu(dom);
   },
 };

@@ -115,7 +115,55 @@ export function parseCpu(cpu: Node): DomainCpu {
       policy: (attr(f, 'policy') ?? 'require') as CpuFeature['policy'],
       name: attr(f, 'name') ?? '',
     })),
+    ...(child(cpu, 'numa')
+      ? {
+          numa: children(child(cpu, 'numa'), 'cell').map((c) => ({
+            id: num(attr(c, 'id')),
+            cpus: attr(c, 'cpus') ?? '',
+            memoryKib: toKib(attr(c, 'memory'), attr(c, 'unit')),
+          })),
+        }
+      : {}),
   };
+}
+
+/** <memoryBacking>, <cputune> and <numatune>, as configure/numa.ts and configure/sev.ts write them. */
+function parseTuning(d: Node, dom: Domain): void {
+  const mb = child(d, 'memoryBacking');
+  if (mb) {
+    const pages = children(child(mb, 'hugepages'), 'page').map((p) => ({
+      sizeKib: toKib(attr(p, 'size'), attr(p, 'unit')),
+      ...(attr(p, 'nodeset') !== undefined ? { nodeset: attr(p, 'nodeset') } : {}),
+    }));
+    dom.memoryBacking = {
+      ...(pages.length ? { hugepages: pages } : {}),
+      ...(child(mb, 'locked') !== undefined ? { locked: true } : {}),
+    };
+  }
+  const ct = child(d, 'cputune');
+  if (ct) {
+    dom.cputune = {
+      vcpupins: children(ct, 'vcpupin').map((p) => ({
+        vcpu: num(attr(p, 'vcpu')),
+        cpuset: attr(p, 'cpuset') ?? '',
+      })),
+    };
+    const emu = attr(child(ct, 'emulatorpin'), 'cpuset');
+    if (emu) dom.cputune.emulatorpin = emu;
+  }
+  const nt = child(d, 'numatune');
+  if (nt) {
+    type Mode = NonNullable<Domain['numatune']>['memory']['mode'];
+    const m = child(nt, 'memory');
+    dom.numatune = {
+      memory: { mode: (attr(m, 'mode') ?? 'strict') as Mode, nodeset: attr(m, 'nodeset') ?? '' },
+      memnodes: children(nt, 'memnode').map((n) => ({
+        cellid: num(attr(n, 'cellid')),
+        mode: (attr(n, 'mode') ?? 'strict') as Mode,
+        nodeset: attr(n, 'nodeset') ?? '',
+      })),
+    };
+  }
 }
 
 function parseMetadata(meta: Node | undefined): KestrelMetadata | undefined {
@@ -237,7 +285,7 @@ export function parseDomain(xml: string): Domain {
   const mem = child(d, 'memory');
   dom.memoryKib = toKib(text(mem), attr(mem, 'unit'));
   dom.vcpus = num(text(child(d, 'vcpu')), 1);
-  if (child(child(d, 'memoryBacking'), 'locked') !== undefined) dom.memoryBacking = { locked: true };
+  parseTuning(d, dom);
   const ls = child(d, 'launchSecurity');
   if (ls && attr(ls, 'type') === 'sev') {
     const n = (name: string) =>

@@ -55,6 +55,36 @@ export function renderCpu(parent: XMLBuilder, cpu: DomainCpu): void {
     leaf(e, 'topology', { sockets: t.sockets, dies: t.dies, cores: t.cores, threads: t.threads });
   }
   for (const f of cpu.features) leaf(e, 'feature', { policy: f.policy, name: f.name });
+  if (cpu.numa?.length) {
+    const n = e.ele('numa');
+    for (const c of cpu.numa) leaf(n, 'cell', { id: c.id, cpus: c.cpus, memory: c.memoryKib, unit: 'KiB' });
+  }
+}
+
+function renderMemoryTuning(root: XMLBuilder, dom: Domain): void {
+  const mb = dom.memoryBacking;
+  if (mb && (mb.locked || mb.hugepages?.length)) {
+    const e = root.ele('memoryBacking');
+    if (mb.hugepages?.length) {
+      const h = e.ele('hugepages');
+      for (const p of mb.hugepages) leaf(h, 'page', { size: p.sizeKib, unit: 'KiB', nodeset: p.nodeset });
+    }
+    if (mb.locked) e.ele('locked');
+  }
+}
+
+function renderCpuTuning(root: XMLBuilder, dom: Domain): void {
+  if (dom.cputune) {
+    const e = root.ele('cputune');
+    for (const p of dom.cputune.vcpupins) leaf(e, 'vcpupin', { vcpu: p.vcpu, cpuset: p.cpuset });
+    if (dom.cputune.emulatorpin) leaf(e, 'emulatorpin', { cpuset: dom.cputune.emulatorpin });
+  }
+  if (dom.numatune) {
+    const e = root.ele('numatune');
+    leaf(e, 'memory', { mode: dom.numatune.memory.mode, nodeset: dom.numatune.memory.nodeset });
+    for (const m of dom.numatune.memnodes)
+      leaf(e, 'memnode', { cellid: m.cellid, mode: m.mode, nodeset: m.nodeset });
+  }
 }
 
 export function renderDisk(parent: XMLBuilder, d: DiskDevice): void {
@@ -170,9 +200,10 @@ export function renderDomain(dom: Domain): string {
   if (dom.metadata) renderMetadata(root.ele('metadata'), dom.metadata);
   leaf(root, 'memory', { unit: 'KiB' }, dom.memoryKib);
   leaf(root, 'currentMemory', { unit: 'KiB' }, dom.memoryKib);
-  if (dom.memoryBacking?.locked) root.ele('memoryBacking').ele('locked');
+  renderMemoryTuning(root, dom);
   leaf(root, 'vcpu', { placement: 'static' }, dom.vcpus);
   if (dom.sysinfo) renderSysinfo(root, dom.sysinfo);
+  renderCpuTuning(root, dom);
   renderOs(root, dom);
   const f = dom.features;
   if (f.acpi || f.apic || f.smm !== undefined) {

@@ -26,6 +26,20 @@ export interface DomainCpu {
   model?: string;
   topology?: { sockets: number; dies?: number; cores: number; threads: number };
   features: CpuFeature[];
+  /** Guest NUMA cells (<cpu><numa>): vCPU ids as a cpuset string, memory in KiB. */
+  numa?: { id: number; cpus: string; memoryKib: number }[];
+}
+
+/** <cputune>: pinned vCPUs and where the emulator threads run (configure/numa.ts). */
+export interface CpuTune {
+  vcpupins: { vcpu: number; cpuset: string }[];
+  emulatorpin?: string;
+}
+
+/** <numatune>: the host NUMA nodes guest memory comes from, per guest cell. */
+export interface NumaTune {
+  memory: { mode: 'strict' | 'preferred' | 'interleave'; nodeset: string };
+  memnodes: { cellid: number; mode: 'strict' | 'preferred' | 'interleave'; nodeset: string }[];
 }
 
 export interface DomainOs {
@@ -134,8 +148,13 @@ export interface Domain {
   sysinfo?: SmbiosSystem;
   features: { acpi: boolean; apic: boolean; smm?: boolean };
   cpu?: DomainCpu;
-  /** AMD SEV: <memoryBacking><locked/> and <launchSecurity type='sev'> (configure/sev.ts). */
-  memoryBacking?: { locked: boolean };
+  /**
+   * <memoryBacking>: huge pages (configure/numa.ts: size in KiB, for the guest cells in
+   * nodeset, or all of them) and <locked/> (AMD SEV, configure/sev.ts).
+   */
+  memoryBacking?: { locked?: boolean; hugepages?: { sizeKib: number; nodeset?: string }[] };
+  cputune?: CpuTune;
+  numatune?: NumaTune;
   launchSecurity?: { type: 'sev'; policy: string; cbitpos?: number; reducedPhysBits?: number };
   clock?: { offset: 'utc' | 'localtime' };
   onPoweroff: 'destroy' | 'restart' | 'preserve';
