@@ -34,8 +34,13 @@ const cases: Record<string, () => BuildContext> = {
     context(sevSpec({ ...UEFI_Q35, hw_disk_bus: 'sata' }), basePolicy({ virtType: 'kvm' }), sevHost()),
 };
 
-test('the driver runs the SEV configurator, last (after machine, firmware, disks, agent and nic)', () => {
-  assert.equal(CONFIGURATORS.at(-1), sevConfigurator);
+test('the driver runs the SEV configurator after machine, firmware, disks, agent and nic (only usb, which adds no device, follows)', () => {
+  const names = CONFIGURATORS.map((c) => c.name);
+  const sev = CONFIGURATORS.indexOf(sevConfigurator);
+  for (const before of ['machine', 'firmware', 'disks', 'agent', 'nic']) {
+    assert.ok(names.indexOf(before) >= 0 && names.indexOf(before) < sev, `${before} runs before sev`);
+  }
+  assert.deepEqual(names.slice(sev + 1), ['usb']);
 });
 
 for (const [name, make] of Object.entries(cases)) {

@@ -7,6 +7,8 @@ import { flagsForTraits, requiredTraits, traitsForFlag } from './cpu-traits.js';
 import { flexibleBool } from './context.js';
 import { parseMachineTypeList, machineHasIde } from './machine.js';
 import { isVirtError } from '../../errors.js';
+import { emptyDomain } from '../domain/types.js';
+import { hasUsbDevice, usbConfigurator } from './usb.js';
 import {
   basePolicy,
   baseSpec,
@@ -191,4 +193,26 @@ test('foreign guest arch is emulated (type qemu) even with virt_type kvm', async
   );
   assert.equal(d.type, 'qemu');
   assert.equal(d.os.arch, 'aarch64');
+});
+
+test('usb: no USB device → the controller libvirt would add by default is disabled (model none)', async () => {
+  const dom = await buildDomain(context(baseSpec(), basePolicy()));
+  assert.deepEqual(
+    dom.devices.controllers.filter((c) => c.type === 'usb'),
+    [{ type: 'usb', index: 0, model: 'none' }],
+  );
+});
+
+test("usb: a device on the USB bus keeps libvirt's default controller", () => {
+  const dom = emptyDomain('d', 'u', 'qemu');
+  dom.devices.disks.push({
+    type: 'file',
+    file: '/x',
+    device: 'disk',
+    driver: { name: 'qemu', type: 'raw' },
+    target: { dev: 'sda', bus: 'usb' },
+  });
+  assert.equal(hasUsbDevice(dom), true);
+  usbConfigurator.configure(context(baseSpec(), basePolicy()), dom);
+  assert.deepEqual(dom.devices.controllers, []);
 });

@@ -1,7 +1,8 @@
 // The configurator list: one per concern, run in this order over an empty Domain.
 // EXTENSION POINT: later concerns (SEV memory encryption: configure/sev.ts) add themselves to
 // CONFIGURATORS here, after firmware and disks (SEV checks the machine type, UEFI loader and
-// boot-disk bus they chose) and before rendering. Nothing else needs to change.
+// boot-disk bus they chose) and before rendering; usb stays last (it looks at every device).
+// Nothing else needs to change.
 import { VirtError } from '../../errors.js';
 import { emptyDomain, type Domain } from '../domain/types.js';
 import { agentConfigurator } from './agent.js';
@@ -17,6 +18,7 @@ import { machineConfigurator } from './machine.js';
 import { nicConfigurator } from './nic.js';
 import { numaConfigurator } from './numa.js';
 import { sevConfigurator } from './sev.js';
+import { usbConfigurator } from './usb.js';
 
 export const CONFIGURATORS: readonly Configurator[] = [
   identityConfigurator,
@@ -31,6 +33,7 @@ export const CONFIGURATORS: readonly Configurator[] = [
   agentConfigurator,
   nicConfigurator,
   sevConfigurator,
+  usbConfigurator, // last: it looks at every device the others added
 ];
 
 /** Runs every configurator; an error names the concern that refused. */
