@@ -23,8 +23,7 @@ export class FlatBackend extends LocalDiskBackend implements DiskBackend {
     const format: 'raw' | 'qcow2' = base.format === 'qcow2' && !this.forceRawImages ? 'qcow2' : 'raw';
     try {
       if (base.format === format) {
-        const method = await copySparse(base.path, part);
-        this.log.debug({ instance: req.instanceUuid, method }, 'flat disk copied');
+        await copySparse(base.path, part);
       } else {
         await qemuImgConvert(base.path, base.format, part, 'raw');
       }
