@@ -13,6 +13,7 @@ import {
   type Migration,
 } from 'kysely';
 import type { Database } from './schema.js';
+import { withStatementCache } from './sqlite-statements.js';
 import { initial } from './migrations/0001-initial.js';
 import { instanceSystemMetadata } from './migrations/0003-instance-system-metadata.js';
 import { instanceListIndexes } from './migrations/0004-instance-list-indexes.js';
@@ -111,7 +112,7 @@ export async function openDatabase(opts: {
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
     description = `sqlite ${parsed.target}`;
   } else {
     const pool = new pg.Pool({
