@@ -5,9 +5,9 @@
 // RSS is measured twice: in this process (tsx's compiler, autocannon and the fetch client
 // share the heap; run with --expose-gc for steadier figures), and — the figure the target is
 // about — the service alone in a child process (bench/api-rss-child.mjs) running the build in
-// dist/ as bin/kestrel does (KESTREL_DIST=… to point elsewhere), or the sources through tsx
-// when nothing is built.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+// dist/ as bin/kestrel does, with the V8 flags bin/kestrel ships (KESTREL_DIST=… to point
+// elsewhere), or the sources through tsx when nothing is built.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
@@ -153,8 +153,11 @@ rmSync(dir, { recursive: true, force: true });
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = process.env.KESTREL_DIST ?? join(root, 'dist');
 const built = existsSync(join(dist, 'service', 'core.js'));
+// The V8 flags bin/kestrel starts node with (its `#!/usr/bin/env -S node …` line).
+const shebang = readFileSync(join(root, 'bin', 'kestrel'), 'utf8').split('\n', 1)[0];
+const shippedFlags = /^#!\S*env -S node(.*)$/.exec(shebang)?.[1].trim().split(/\s+/).filter(Boolean) ?? [];
 const child = fork(join(root, 'bench', 'api-rss-child.mjs'), [built ? dist : join(root, 'src')], {
-  execArgv: built ? ['--expose-gc'] : ['--expose-gc', '--import', 'tsx'],
+  execArgv: [...shippedFlags, '--expose-gc', ...(built ? [] : ['--import', 'tsx'])],
   stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
 });
 const replies: unknown[] = [];
@@ -188,7 +191,7 @@ const alone1000 = await reply<Mem>('rss');
 child.send('stop');
 await new Promise((resolve) => child.once('exit', resolve));
 console.log(
-  `the service alone (${built ? `built, ${dist}` : 'sources through tsx: npm run build for the deployed figure'}): RSS idle ${alone.rss} MB (heap ${alone.heapUsed} MB), with 1,000 servers ${alone1000.rss} MB (heap ${alone1000.heapUsed} MB; +${(alone1000.rss - alone.rss).toFixed(1)} MB); target ≤ 120 MB idle, ≤ +20 MB`,
+  `the service alone (${built ? `built, ${dist}` : 'sources through tsx: npm run build for the deployed figure'}; bin/kestrel's V8 flags: ${shippedFlags.join(' ') || 'none'}): RSS idle ${alone.rss} MB (heap ${alone.heapUsed} MB), with 1,000 servers ${alone1000.rss} MB (heap ${alone1000.heapUsed} MB; +${(alone1000.rss - alone.rss).toFixed(1)} MB); target ≤ 120 MB idle, ≤ +20 MB`,
 );
 console.log(
   `BENCH ${JSON.stringify({
@@ -204,5 +207,6 @@ console.log(
     service_alone_rss_idle_mb: alone.rss,
     service_alone_rss_1000_mb: alone1000.rss,
     service_alone_heap_idle_mb: alone.heapUsed,
+    service_alone_v8_flags: shippedFlags.join(' '),
   })}`,
 );
