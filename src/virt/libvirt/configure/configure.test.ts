@@ -203,7 +203,7 @@ test('usb: no USB device → the controller libvirt would add by default is disa
   );
 });
 
-test("usb: a device on the USB bus keeps libvirt's default controller", () => {
+test("usb: a device on the USB bus keeps libvirt's default controller", async () => {
   const dom = emptyDomain('d', 'u', 'qemu');
   dom.devices.disks.push({
     type: 'file',
@@ -213,6 +213,6 @@ test("usb: a device on the USB bus keeps libvirt's default controller", () => {
     target: { dev: 'sda', bus: 'usb' },
   });
   assert.equal(hasUsbDevice(dom), true);
-  usbConfigurator.configure(context(baseSpec(), basePolicy()), dom);
+  await usbConfigurator.configure(context(baseSpec(), basePolicy()), dom);
   assert.deepEqual(dom.devices.controllers, []);
 });
