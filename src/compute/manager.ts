@@ -6,7 +6,14 @@ import { createReadStream, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ImageRecord, Instance, Repositories } from '../db/index.js';
 import type { ImageStore } from '../images/store/store.js';
-import type { HostStatus, HypervisorDriver, InstanceSpec, LifecycleEvent } from '../virt/driver.js';
+import type { Duplex } from 'node:stream';
+import type {
+  DisplayEndpoint,
+  HostStatus,
+  HypervisorDriver,
+  InstanceSpec,
+  LifecycleEvent,
+} from '../virt/driver.js';
 import { PowerState } from '../virt/driver.js';
 import { KeyedMutex } from '../util/lock.js';
 import { withRevert } from '../util/revert.js';
@@ -32,6 +39,8 @@ export interface ComputeManagerOptions {
   startedTimeoutMs?: number;
   /** Clean shutdown time before a forced one, for stop (Nova's shutdown_timeout, default 60). */
   shutdownTimeoutSeconds?: number;
+  /** [vnc] server_proxyclient_address: where the console proxy reaches this host's TCP VNC displays. */
+  vncProxyclientAddress?: string;
 }
 
 interface ActionPlan {
@@ -128,6 +137,18 @@ export class ComputeManager implements ComputeAgent {
 
   consoleOutput(uuid: string, maxBytes?: number): Promise<string> {
     return this.driver.consoleOutput(uuid, maxBytes);
+  }
+
+  async vncEndpoint(uuid: string): Promise<DisplayEndpoint> {
+    const e = await this.driver.vncEndpoint(uuid);
+    // A TCP display is reached at the address this host gives the proxy, not the one QEMU binds.
+    return e.kind === 'tcp' && this.opts.vncProxyclientAddress
+      ? { ...e, host: this.opts.vncProxyclientAddress }
+      : e;
+  }
+
+  openSerialConsole(uuid: string): Promise<Duplex> {
+    return this.driver.openSerialConsole(uuid);
   }
 
   private track<T>(p: Promise<T>): Promise<T> {

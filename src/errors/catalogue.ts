@@ -65,6 +65,7 @@ export const ERROR_CATALOGUE = {
   'agent-not-connected': { status: 409, means: 'the guest agent is not running in the guest' },
   'agent-timeout': { status: 503, means: 'the guest agent did not answer in time' },
   'agent-failed': { status: 500, means: 'the guest agent refused the command' },
+  'console-unavailable': { status: 409, means: 'the guest has no console of the requested kind' },
   'guest-start-failed': { status: 500, means: 'QEMU did not start the guest' },
   'power-off-timeout': { status: 500, means: 'the guest did not stop in time' },
   'snapshot-failed': { status: 500, means: 'the snapshot could not be taken' },

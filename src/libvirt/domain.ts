@@ -5,6 +5,7 @@ import { procedures as P } from './procedures.js';
 import { DomainRef, uuidToBytes, type SnapshotRef } from './handles.js';
 import { migrateParams, type MigrateParams, type TypedParam, typedParamsToRecord } from './typed-params.js';
 import type { LibvirtClient } from './client.js';
+import { duplexStream, type DuplexStream } from './stream.js';
 
 /** virDomainState */
 export const DomainState = {
@@ -57,6 +58,8 @@ export const CreateFlags = {
   RESET_NVRAM: 32,
 } as const;
 export const DestroyFlags = { DEFAULT: 0, GRACEFUL: 1, REMOVE_LOGS: 2 } as const;
+/** virDomainConsoleFlags */
+export const ConsoleFlags = { FORCE: 1, SAFE: 2 } as const;
 export const ShutdownFlags = {
   DEFAULT: 0,
   ACPI_POWER_BTN: 1,
@@ -204,6 +207,15 @@ export class DomainApi {
   }
 
   /** The domain XML; flags: XmlFlags. */
+  /**
+   * The guest's console (devName null = the first console/serial) as a stream both ways. FORCE
+   * takes the console from another client (it is closed); SAFE refuses unless the driver can
+   * tell when the console is taken away.
+   */
+  openConsole(dom: DomainRef, devName: string | null = null, flags = 0): Promise<DuplexStream> {
+    return duplexStream(this.client, P.domainOpenConsole, { dom, devName, flags });
+  }
+
   async getXmlDesc(dom: DomainRef, flags = 0): Promise<string> {
     return (await this.client.call(P.domainGetXmlDesc, { dom, flags })).xml;
   }

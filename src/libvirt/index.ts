@@ -23,6 +23,7 @@ export {
   CreateFlags,
   DestroyFlags,
   ShutdownFlags,
+  ConsoleFlags,
   RebootFlags,
   UndefineFlags,
   XmlFlags,
@@ -39,6 +40,7 @@ export {
   type BlockJobInfo,
   type MigrateOptions,
 } from './domain.js';
+export type { DuplexStream } from './stream.js';
 export { SecretApi, StorageApi, SecretUsageType, type VolumeInfo } from './storage.js';
 export {
   DomainRef,

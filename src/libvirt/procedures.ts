@@ -31,8 +31,8 @@ export interface ProcDef<A, R> {
   ret: Codec<R>;
   /** A budget larger (or smaller) than the client default, in ms; 0 = none. */
   timeoutMs?: number;
-  /** The call opens a data stream (STORAGE_VOL_UPLOAD / DOWNLOAD). */
-  stream?: 'upload' | 'download';
+  /** The call opens a data stream (STORAGE_VOL_UPLOAD / DOWNLOAD; DOMAIN_OPEN_CONSOLE both ways). */
+  stream?: 'upload' | 'download' | 'duplex';
 }
 
 export type ArgsOf<P> = P extends ProcDef<infer A, unknown> ? A : never;
@@ -350,6 +350,14 @@ export const procedures = {
     'STORAGE_VOL_GET_INFO',
     volOnly,
     xstruct({ type: xint, capacity: xuhyper, allocation: xuhyper }), // char type: a 4-byte word
+  ),
+  // A console stream: the guest's output arrives as STREAM/CONTINUE, our input goes the same way.
+  domainOpenConsole: remote(
+    201,
+    'DOMAIN_OPEN_CONSOLE',
+    xstruct({ dom: xdomain, devName: xostr, flags: xuint }),
+    xvoid,
+    { stream: 'duplex' },
   ),
   storageVolUpload: remote(208, 'STORAGE_VOL_UPLOAD', volRange, xvoid, {
     stream: 'upload',

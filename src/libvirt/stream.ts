@@ -3,6 +3,8 @@
 //  upload:   REPLY ok → client sends STREAM/CONTINUE raw chunks → STREAM/OK "finish" → daemon STREAM/OK
 //  download: REPLY ok → daemon sends STREAM/CONTINUE chunks → an empty CONTINUE (or OK) marks EOF →
 //            client sends STREAM/OK "finish" → daemon confirms STREAM/OK.
+//  duplex (a console): both at once; the daemon ends it with an empty CONTINUE or OK (the guest
+//            stopped) or ERROR (another client took the console with FORCE).
 // Either side aborts with STREAM/ERROR (the daemon's carries a remote_error).
 import type { RpcConnection, StreamSink } from './connection.js';
 import { LibvirtConnectionError } from './errors.js';
@@ -157,4 +159,63 @@ export async function* downloadStream<A>(
     }
     conn.endStream(s.serial);
   }
+}
+
+/** Both directions of one open stream (a domain console). */
+export interface DuplexStream {
+  /** The daemon's bytes until it ends the stream; throws the daemon's error if it aborted it. */
+  read(): AsyncGenerator<Buffer>;
+  /** Sends bytes; resolves once the connection can take more. */
+  write(data: Uint8Array): Promise<void>;
+  /** Aborts the stream (idempotent); a pending read() ends. */
+  close(): Promise<void>;
+}
+
+/** Opens a stream that carries data both ways (DOMAIN_OPEN_CONSOLE). */
+export async function duplexStream<A>(
+  client: LibvirtClient,
+  proc: StreamProc<A>,
+  args: A,
+): Promise<DuplexStream> {
+  const s = await openStream(client, proc, args);
+  const conn = s.conn as RpcConnection;
+  let closed = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    if (conn.isOpen && !s.finished && !s.error) {
+      await conn.sendStream(proc.prog, proc.proc, s.serial, MessageStatus.ERROR).catch(() => undefined);
+    }
+    conn.setReading(true);
+    conn.endStream(s.serial);
+    s.onClose(new LibvirtConnectionError('not-connected', `libvirt ${proc.name}: stream closed`));
+  };
+  return {
+    async *read() {
+      for (;;) {
+        const chunk = s.take();
+        if (chunk) {
+          yield chunk;
+          continue;
+        }
+        if (closed || s.eof) return;
+        if (s.error) throw s.error;
+        await s.next();
+      }
+    },
+    async write(data) {
+      for (let off = 0; off < data.length; off += STREAM_CHUNK) {
+        if (closed) throw new LibvirtConnectionError('not-connected', `libvirt ${proc.name}: stream closed`);
+        if (s.error) throw s.error;
+        if (s.eof)
+          throw new LibvirtConnectionError(
+            'not-connected',
+            `libvirt ${proc.name}: the daemon ended the stream`,
+          );
+        const piece = data.subarray(off, Math.min(data.length, off + STREAM_CHUNK));
+        await conn.sendStream(proc.prog, proc.proc, s.serial, MessageStatus.CONTINUE, piece);
+      }
+    },
+    close,
+  };
 }

@@ -2,6 +2,7 @@
 // hypervisor only through this interface; two implementations pass one conformance suite:
 // `fake` (in memory, milliseconds) and `libvirt` (real guests through Kestrel's RPC client).
 import type { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
 import type { NumaPlacement } from './numa/fit.js';
 
 /** Nova's power states (nova/compute/power_state.py), as stored and shown in the API. */
@@ -78,6 +79,9 @@ export interface InstanceInfo {
   maxMemoryKb: number;
   vcpus: number;
 }
+
+/** Where a guest's VNC server listens, as seen from its host (plain JSON). */
+export type DisplayEndpoint = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
 
 export interface HostStatus {
   hostname: string;
@@ -160,6 +164,14 @@ export interface HypervisorDriver {
     copy?: (targetPath: string, format: 'qcow2' | 'raw') => Promise<void>,
   ): Promise<void>;
   consoleOutput(uuid: string, maxBytes?: number): Promise<string>;
+  /** Where the running guest's VNC display listens; a conflict when it has none or is not running. */
+  vncEndpoint(uuid: string): Promise<DisplayEndpoint>;
+  /**
+   * The running guest's serial console, both ways, as bytes: the guest's output is read from
+   * the Duplex, what is written goes to the guest. It ends when the guest stops or another
+   * client takes the console; destroying it detaches. The console log keeps being written.
+   */
+  openSerialConsole(uuid: string): Promise<Duplex>;
   info(uuid: string): Promise<InstanceInfo>;
   /** uuids of every guest this driver manages (Kestrel-tagged domains). */
   list(): Promise<string[]>;

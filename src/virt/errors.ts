@@ -23,6 +23,7 @@ export type VirtErrorCode = Extract<
   | 'agent-not-connected'
   | 'agent-timeout'
   | 'agent-failed'
+  | 'console-unavailable'
   | 'guest-start-failed'
   | 'power-off-timeout'
   | 'snapshot-failed'

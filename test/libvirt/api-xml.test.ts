@@ -14,6 +14,7 @@ import {
   CreateFlags,
   DestroyFlags,
   ShutdownFlags,
+  ConsoleFlags,
   UndefineFlags,
   XmlFlags,
   MetadataType,
@@ -80,6 +81,7 @@ describe('constants match libvirt-api.xml', { skip }, () => {
     check(CreateFlags, 'VIR_DOMAIN_START_');
     check(DestroyFlags, 'VIR_DOMAIN_DESTROY_');
     check(ShutdownFlags, 'VIR_DOMAIN_SHUTDOWN_');
+    check(ConsoleFlags, 'VIR_DOMAIN_CONSOLE_');
     check(UndefineFlags, 'VIR_DOMAIN_UNDEFINE_');
     check(XmlFlags, 'VIR_DOMAIN_XML_');
     check(MetadataType, 'VIR_DOMAIN_METADATA_');

@@ -17,6 +17,9 @@ const UEFI_Q35 = { hw_mem_encryption: 'true', hw_firmware_type: 'uefi', hw_machi
 
 const cases: Record<string, () => BuildContext> = {
   'sev-virtio': () => context(sevSpec(UEFI_Q35), basePolicy({ virtType: 'kvm' }), sevHost()),
+  // SEV guests keep their consoles: the VNC display and the serial pty need no guest memory access.
+  'sev-vnc': () =>
+    context(sevSpec(UEFI_Q35), basePolicy({ virtType: 'kvm', graphics: { listen: 'unix' } }), sevHost()),
   // Flavor asks; machine type from [libvirt] hw_machine_type; the agent's virtio-serial gets iommu.
   'sev-guest-agent': () =>
     context(

@@ -15,7 +15,7 @@ import { LibvirtClient, UndefineFlags, isLibvirtError, type DomainRef } from '..
 import { SevHostCapabilities, readSev } from '../../src/host/sev.js';
 import { FIXTURES } from '../virt/fixtures.js';
 
-const GOLDEN = ['sev-virtio', 'sev-guest-agent', 'sev-scsi-virtio-scsi', 'sev-sata'];
+const GOLDEN = ['sev-virtio', 'sev-vnc', 'sev-guest-agent', 'sev-scsi-virtio-scsi', 'sev-sata'];
 const SEV_FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'sev');
 const CONFIG_UNSUPPORTED = 67;
 

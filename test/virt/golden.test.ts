@@ -171,6 +171,8 @@ const cases: Record<string, () => BuildContext> = {
       ),
     ),
   'numa-shared-2mb-pages': () => context(placedOnTwoSocket({ 'hw:mem_page_size': '2MB' }, 2, 1024)),
+  'vnc-unix-socket': () => context(baseSpec(), basePolicy({ graphics: { listen: 'unix' } })),
+  'vnc-address': () => context(baseSpec(), basePolicy({ graphics: { listen: '127.0.0.1' } })),
   'network-libvirt-vhost': () =>
     context(
       baseSpec({ network: { kind: 'libvirt-network', name: 'default' } }),

@@ -17,6 +17,10 @@ export interface TestImages {
   kernel: string;
   initrdPoweroff: string;
   initrdQga: string;
+  /** busybox shell on ttyS0 (console tests). */
+  initrdShell: string;
+  /** A raw disk that boots the kernel with initrdShell (an image the API can boot). */
+  linuxDisk: string;
 }
 
 let images: TestImages | undefined;
@@ -39,6 +43,8 @@ export function testImages(): TestImages {
     kernel: kv.KERNEL,
     initrdPoweroff: kv.INITRD_POWEROFF,
     initrdQga: kv.INITRD_QGA,
+    initrdShell: kv.INITRD_SHELL,
+    linuxDisk: kv.LINUX_DISK,
   };
   return images;
 }

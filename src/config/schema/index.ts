@@ -1,5 +1,6 @@
 // Every group Kestrel reads, in the order the docs list them, and the typed KestrelConfig.
 import { apiGroup } from './api.js';
+import { consoleGroup, consoleauthGroup, serialConsoleGroup, vncGroup } from './consoles.js';
 import { databaseGroup } from './database.js';
 import { defaultGroup } from './default.js';
 import { glanceGroup } from './glance.js';
@@ -18,6 +19,10 @@ export const schema = {
   workarounds: workaroundsGroup,
   api: apiGroup,
   database: databaseGroup,
+  vnc: vncGroup,
+  serial_console: serialConsoleGroup,
+  consoleauth: consoleauthGroup,
+  console: consoleGroup,
 } as const;
 
 export type GroupName = keyof typeof schema;

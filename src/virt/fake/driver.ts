@@ -3,9 +3,11 @@
 // emitted asynchronously, as libvirt's arrive after the call returns.
 import { EventEmitter } from 'node:events';
 import { writeFile } from 'node:fs/promises';
+import { Duplex } from 'node:stream';
 import { silentLogger, type Logger } from '../../util/log.js';
 import {
   PowerState,
+  type DisplayEndpoint,
   type DriverEvents,
   type HostStatus,
   type HypervisorDriver,
@@ -101,6 +103,8 @@ export class FakeDriver implements HypervisorDriver {
     };
   }
 
+  private readonly consoles = new Map<string, Set<Duplex>>();
+
   private get(uuid: string): FakeGuest {
     const g = this.guests.get(uuid);
     if (!g) throw instanceNotFound(uuid);
@@ -108,6 +112,10 @@ export class FakeDriver implements HypervisorDriver {
   }
 
   private emit(g: FakeGuest, kind: LifecycleKind, detail: string): void {
+    if (g.state !== PowerState.RUNNING && g.state !== PowerState.PAUSED) {
+      for (const c of this.consoles.get(g.spec.uuid) ?? []) c.push(null);
+      this.consoles.delete(g.spec.uuid);
+    }
     const event = { uuid: g.spec.uuid, kind, state: g.state, detail, at: Date.now() };
     setImmediate(() => {
       if (!this.closed) this.events.emit('lifecycle', event);
@@ -275,6 +283,43 @@ export class FakeDriver implements HypervisorDriver {
       targetPath,
       Buffer.concat([magic, Buffer.from(`fake ${format} snapshot of ${g.spec.uuid}\n`)]),
     );
+  }
+
+  async vncEndpoint(uuid: string): Promise<DisplayEndpoint> {
+    this.get(uuid);
+    throw new VirtError(
+      'console-unavailable',
+      `instance ${uuid} runs on the fake driver, which has no display`,
+      {
+        fix: 'use the libvirt driver (kestrel serve --driver libvirt) for VNC consoles',
+      },
+    );
+  }
+
+  /** A console whose guest echoes what is typed (as a tty does) into its output and its log. */
+  async openSerialConsole(uuid: string): Promise<Duplex> {
+    const g = this.get(uuid);
+    if (g.state !== PowerState.RUNNING) {
+      throw new VirtError('invalid-state', `instance ${uuid} is not running, so it has no serial console`, {
+        fix: 'start the server, then ask for the console again',
+      });
+    }
+    const open = this.consoles.get(uuid) ?? new Set<Duplex>();
+    this.consoles.set(uuid, open);
+    const d: Duplex = new Duplex({
+      read() {},
+      write(chunk: Buffer, _enc, cb) {
+        g.console += chunk.toString('utf8');
+        d.push(chunk);
+        cb();
+      },
+      destroy(err, cb) {
+        open.delete(d);
+        cb(err);
+      },
+    });
+    open.add(d);
+    return d;
   }
 
   async consoleOutput(uuid: string, maxBytes = 64 * 1024): Promise<string> {

@@ -12,8 +12,10 @@
 //   host-status.ts   hostStatus, CPU feature lists, SEV capabilities
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
+import type { Duplex } from 'node:stream';
 import { AgentTimeout, CpuCompareResult, LibvirtClient } from '../../libvirt/index.js';
 import type {
+  DisplayEndpoint,
   DriverEvents,
   HostStatus,
   HypervisorDriver,
@@ -24,6 +26,7 @@ import type {
 import { DriverContext } from './driver-context.js';
 import { loadFirmwareDescriptors } from './firmware-descriptors.js';
 import { agentCommand, consoleOutput, info } from './guest-io.js';
+import { openSerialConsole, vncEndpoint } from './consoles.js';
 import { parseCapabilities } from './host-caps.js';
 import { CpuFeatures, HostStatusReader } from './host-status.js';
 import { GuestLifecycle } from './lifecycle.js';
@@ -85,6 +88,7 @@ export class LibvirtDriver implements HypervisorDriver {
       o.skipCpuCompareAtStartup,
     );
     ctx.policy = {
+      ...(o.vnc?.enabled ? { graphics: { listen: o.vnc.listen } } : {}),
       virtType: o.virtType,
       cpuMode: o.cpuMode,
       cpuModels: models,
@@ -177,6 +181,14 @@ export class LibvirtDriver implements HypervisorDriver {
 
   consoleOutput(uuid: string, maxBytes = 64 * 1024): Promise<string> {
     return consoleOutput(this.ctx, uuid, maxBytes);
+  }
+
+  vncEndpoint(uuid: string): Promise<DisplayEndpoint> {
+    return vncEndpoint(this.ctx, uuid);
+  }
+
+  openSerialConsole(uuid: string): Promise<Duplex> {
+    return openSerialConsole(this.ctx, uuid);
   }
 
   info(uuid: string): Promise<InstanceInfo> {

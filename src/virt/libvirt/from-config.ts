@@ -24,6 +24,7 @@ export function libvirtDriverOptionsFromConfig(
     // [workarounds] allow_nested_suspend: Kestrel's option (the config schema adds it).
     allowNestedSuspend: wa.allow_nested_suspend ?? false,
     instancesPath: config.DEFAULT.instances_path,
+    vnc: { enabled: config.vnc.enabled, listen: config.vnc.server_listen },
     ...extra,
   };
 }

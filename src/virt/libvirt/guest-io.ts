@@ -11,12 +11,13 @@ import type { InstanceInfo } from '../driver.js';
 import { VirtError } from '../errors.js';
 import { powerStateFromDomainState } from '../power-state.js';
 import { AGENT_CHANNEL } from './configure/agent.js';
+import { consoleLogFile } from './configure/console.js';
 import type { DriverContext } from './driver-context.js';
 import { tailFile } from './failures.js';
 
 export function consoleOutput(ctx: DriverContext, uuid: string, maxBytes: number): Promise<string> {
   return ctx.withDomain(uuid, 'read console', async (dom) => {
-    const path = (await ctx.definition(dom)).devices.serials.find((s) => s.type === 'file')?.path;
+    const path = consoleLogFile(await ctx.definition(dom));
     return path ? tailFile(path, maxBytes) : '';
   });
 }

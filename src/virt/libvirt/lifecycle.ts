@@ -17,6 +17,7 @@ import type { InstanceSpec } from '../driver.js';
 import { VirtError } from '../errors.js';
 import { ensureCephSecret } from './ceph-secret.js';
 import { buildDomain } from './configure/index.js';
+import { consoleLogFile } from './configure/console.js';
 import type { DriverContext } from './driver-context.js';
 import { renderDomain } from './domain/render.js';
 import { operationFailure } from './failures.js';
@@ -134,7 +135,8 @@ export class GuestLifecycle {
         await this.undefine(dom);
         // Whatever libvirt left: the NVRAM file (older daemons) and the console log.
         if (def.os.nvram?.path) await rm(def.os.nvram.path, { force: true });
-        for (const s of def.devices.serials) if (s.path) await rm(s.path, { force: true });
+        const log = consoleLogFile(def);
+        if (log) await rm(log, { force: true });
         ctx.agentConnected.delete(uuid);
       } catch (e) {
         throw operationFailure(e, uuid, 'destroy');

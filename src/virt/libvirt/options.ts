@@ -29,6 +29,8 @@ export interface LibvirtDriverOptions {
   allowNestedSuspend?: boolean;
   /** Seconds a soft reboot waits for the guest to shut down before a hard reboot (Nova: 120). */
   softRebootTimeoutSeconds?: number;
+  /** [vnc] enabled and server_listen ('unix' or an address): each new guest gets a VNC display. */
+  vnc?: { enabled: boolean; listen: string };
   /** Domain name prefix (default "instance-"); the name is prefix + uuid. */
   namePrefix?: string;
   /** Per-instance UEFI variable stores (default /var/lib/libvirt/qemu/nvram). */

@@ -20,6 +20,8 @@ export interface GuestPolicy {
   machineTypes: Record<string, string>;
   /** Where per-instance UEFI variable stores live. */
   nvramDir: string;
+  /** [vnc]: a VNC display on a UNIX socket ('unix') or on an address; unset = no display. */
+  graphics?: { listen: 'unix' | string };
 }
 
 /** What the host offers, gathered once by the driver (capabilities, domcaps, /dev, descriptors). */

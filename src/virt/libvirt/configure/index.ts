@@ -13,6 +13,7 @@ import type { BuildContext, Configurator } from './context.js';
 import { cpuConfigurator } from './cpu.js';
 import { diskConfigurator } from './disks.js';
 import { firmwareConfigurator } from './firmware.js';
+import { graphicsConfigurator } from './graphics.js';
 import { identityConfigurator } from './identity.js';
 import { machineConfigurator } from './machine.js';
 import { nicConfigurator } from './nic.js';
@@ -32,6 +33,7 @@ export const CONFIGURATORS: readonly Configurator[] = [
   configDriveConfigurator,
   agentConfigurator,
   nicConfigurator,
+  graphicsConfigurator,
   sevConfigurator,
   usbConfigurator, // last: it looks at every device the others added
 ];

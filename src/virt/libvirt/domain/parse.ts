@@ -19,6 +19,8 @@ const ARRAYS = new Set([
   'interface',
   'serial',
   'channel',
+  'graphics',
+  'video',
   'rng',
   'feature',
   'boot',
@@ -368,7 +370,36 @@ export function parseDomain(xml: string): Domain {
   dom.devices.serials = children(devs, 'serial').map((s) => ({
     type: (attr(s, 'type') ?? 'pty') as 'file' | 'pty',
     path: attr(child(s, 'source'), 'path'),
+    ...(child(s, 'log')
+      ? {
+          log: {
+            file: attr(child(s, 'log'), 'file') ?? '',
+            append: attr(child(s, 'log'), 'append') === 'on',
+          },
+        }
+      : {}),
     port: num(attr(child(s, 'target'), 'port')),
+  }));
+  dom.devices.graphics = children(devs, 'graphics')
+    .filter((g) => attr(g, 'type') === 'vnc')
+    .map((g) => {
+      const l = child(g, 'listen');
+      if (attr(l, 'type') === 'socket' || attr(g, 'socket') !== undefined) {
+        const socket = attr(l, 'socket') ?? attr(g, 'socket');
+        return { type: 'vnc' as const, listen: { type: 'socket' as const, ...(socket ? { socket } : {}) } };
+      }
+      const port = num(attr(g, 'port') ?? '-1');
+      return {
+        type: 'vnc' as const,
+        listen: {
+          type: 'address' as const,
+          address: attr(l, 'address') ?? attr(g, 'listen') ?? '127.0.0.1',
+          ...(port > 0 ? { port } : {}),
+        },
+      };
+    });
+  dom.devices.videos = children(devs, 'video').map((v) => ({
+    model: (attr(child(v, 'model'), 'type') ?? 'vga') as 'vga',
   }));
   dom.devices.channels = children(devs, 'channel')
     .filter((c) => attr(c, 'type') === 'unix')

@@ -171,6 +171,7 @@ function renderDevices(root: XMLBuilder, dom: Domain): void {
   for (const s of d.serials) {
     const e = devs.ele('serial', { type: s.type });
     if (s.path) leaf(e, 'source', { path: s.path });
+    if (s.log) leaf(e, 'log', { file: s.log.file, append: s.log.append ? 'on' : 'off' });
     leaf(e, 'target', { port: s.port });
   }
   for (const c of d.channels) {
@@ -178,6 +179,21 @@ function renderDevices(root: XMLBuilder, dom: Domain): void {
     if (c.path) leaf(e, 'source', { mode: 'bind', path: c.path });
     leaf(e, 'target', { type: c.targetType, name: c.targetName });
   }
+  for (const g of d.graphics) {
+    const l = g.listen;
+    const e =
+      l.type === 'socket'
+        ? devs.ele('graphics', { type: g.type, socket: l.socket })
+        : devs.ele('graphics', {
+            type: g.type,
+            port: l.port ?? -1,
+            autoport: l.port === undefined ? 'yes' : 'no',
+            listen: l.address,
+          });
+    if (l.type === 'socket') leaf(e, 'listen', { type: 'socket', socket: l.socket });
+    else leaf(e, 'listen', { type: 'address', address: l.address });
+  }
+  for (const v of d.videos) leaf(devs.ele('video'), 'model', { type: v.model });
   if (d.memballoon) {
     const e = devs.ele('memballoon', { model: d.memballoon.model });
     if (d.memballoon.statsPeriod !== undefined) leaf(e, 'stats', { period: d.memballoon.statsPeriod });

@@ -112,8 +112,21 @@ export interface NetInterface {
 
 export interface SerialDevice {
   type: 'file' | 'pty';
+  /** type 'file': the file written; type 'pty': the /dev/pts node libvirt picked (live XML only). */
   path?: string;
+  /** A copy of everything the guest writes, kept by QEMU whoever is connected (the console log). */
+  log?: { file: string; append: boolean };
   port: number;
+}
+
+/** A remote display. Only VNC: on a UNIX socket libvirt names, or on an address with a port libvirt picks. */
+export interface Graphics {
+  type: 'vnc';
+  listen: { type: 'socket'; socket?: string } | { type: 'address'; address: string; port?: number };
+}
+
+export interface Video {
+  model: 'vga' | 'virtio' | 'bochs' | 'cirrus' | 'qxl' | 'none';
 }
 
 export interface Channel {
@@ -167,6 +180,8 @@ export interface Domain {
     interfaces: NetInterface[];
     serials: SerialDevice[];
     channels: Channel[];
+    graphics: Graphics[];
+    videos: Video[];
     memballoon?: Memballoon;
     rngs: Rng[];
   };
@@ -185,6 +200,15 @@ export function emptyDomain(name: string, uuid: string, type: 'kvm' | 'qemu'): D
     onPoweroff: 'destroy',
     onReboot: 'restart',
     onCrash: 'destroy',
-    devices: { disks: [], controllers: [], interfaces: [], serials: [], channels: [], rngs: [] },
+    devices: {
+      disks: [],
+      controllers: [],
+      interfaces: [],
+      serials: [],
+      channels: [],
+      graphics: [],
+      videos: [],
+      rngs: [],
+    },
   };
 }
