@@ -17,6 +17,7 @@ import { withStatementCache } from './sqlite-statements.js';
 import { initial } from './migrations/0001-initial.js';
 import { instanceSystemMetadata } from './migrations/0003-instance-system-metadata.js';
 import { instanceListIndexes } from './migrations/0004-instance-list-indexes.js';
+import { instanceListOrderIndex } from './migrations/0012-instance-list-order-index.js';
 
 export type DatabaseKind = 'sqlite' | 'postgresql';
 
@@ -39,6 +40,7 @@ const migrations: Record<string, Migration> = {
   '0001-initial': initial,
   '0003-instance-system-metadata': instanceSystemMetadata,
   '0004-instance-list-indexes': instanceListIndexes,
+  '0012-instance-list-order-index': instanceListOrderIndex,
 };
 
 class StaticProvider implements MigrationProvider {
