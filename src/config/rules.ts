@@ -2,6 +2,7 @@
 // these only at spawn time (LVM without a volume group) or at start-up after connecting to
 // libvirt; here they are all found at once, from the file alone.
 import { isAbsolute } from 'node:path';
+import { isQ35 } from '../rules/machine.js';
 import type { ConfigProblem } from './problems.js';
 import type { KestrelConfig } from './schema/index.js';
 
@@ -103,7 +104,7 @@ export function checkRules(
   if (
     libvirt.num_memory_encrypted_guests !== null &&
     libvirt.num_memory_encrypted_guests > 0 &&
-    !(libvirt.hw_machine_type.x86_64 ?? '').includes('q35')
+    !isQ35(libvirt.hw_machine_type.x86_64 ?? '')
   )
     warnings.push({
       ...locate('libvirt', 'hw_machine_type'),

@@ -9,7 +9,7 @@ import { KestrelError, badRequest } from '../errors/index.js';
 import { requireAdmin } from './flavors.js';
 import { buildResourceRequest } from './scheduler/request.js';
 import { claimResources } from './scheduler/claim.js';
-import { validateMemoryEncryption } from './sev.js';
+import { validateGuestRequest } from './guest-request.js';
 import {
   GiB,
   activeImageFromRef,
@@ -65,7 +65,7 @@ export async function createServers(
   checkFit(snapshot, image);
   // Builds the request now so that trait conflicts are a 400 here, not a fault later.
   buildResourceRequest(snapshot, image.properties, Math.ceil((image.virtualSize ?? 0) / GiB));
-  validateMemoryEncryption(snapshot, image, env.sevDefaults);
+  validateGuestRequest(snapshot, image, env.sevDefaults);
 
   const networks = body.networks;
   if (networks !== undefined && !(Array.isArray(networks) && networks.length === 0)) {

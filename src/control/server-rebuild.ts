@@ -9,7 +9,8 @@ import type { RequestContext } from './context.js';
 import { badRequest } from '../errors/index.js';
 import { activeImageFromRef } from './server-fields.js';
 import { buildResourceRequest } from './scheduler/request.js';
-import { isSevInstance, validateMemoryEncryption, type SevHostDefaults } from './sev.js';
+import { validateGuestRequest } from './guest-request.js';
+import { isSevInstance, type SevHostDefaults } from './sev.js';
 import {
   MAX_SERVER_META,
   argObject,
@@ -88,7 +89,7 @@ export async function rebuild(
   checkFit(inst, image);
   await checkHostStillFits(env, inst, image);
   const oldImage = await env.repos.images.get(inst.imageId);
-  validateMemoryEncryption(inst.flavor, image, sev);
+  validateGuestRequest(inst.flavor, image, sev);
   const wasSev = isSevInstance(inst.flavor.extraSpecs, oldImage?.properties ?? {});
   const isSev = isSevInstance(inst.flavor.extraSpecs, image.properties);
   if (wasSev !== isSev) {

@@ -1,19 +1,17 @@
 // Validation of flavor extra specs and image properties that Kestrel interprets, so that a
 // typo is a 400 when the flavor or image is written, not a failed boot later.
 import { badRequest } from '../errors/index.js';
-
-const TRUE = new Set(['true', '1', 'on', 'yes', 'y', 't']);
-const FALSE = new Set(['false', '0', 'off', 'no', 'n', 'f']);
+import { osloBool } from '../rules/boolean.js';
 
 /** oslo's strict boolean parsing (oslo_utils.strutils.bool_from_string(strict=True)). */
 export function parseOsloBool(v: string): boolean {
-  const s = v.trim().toLowerCase();
-  if (TRUE.has(s)) return true;
-  if (FALSE.has(s)) return false;
-  throw badRequest(`"${v}" is not a boolean. Use one of true/false, yes/no, on/off, 1/0.`);
+  const b = osloBool(v);
+  if (b === undefined)
+    throw badRequest(`"${v}" is not a boolean. Use one of true/false, yes/no, on/off, 1/0.`);
+  return b;
 }
 
-const isOsloBool = (v: string) => TRUE.has(v.trim().toLowerCase()) || FALSE.has(v.trim().toLowerCase());
+const isOsloBool = (v: string) => osloBool(v) !== undefined;
 const TRAIT_NAME = /^[A-Z0-9_]{1,255}$/;
 const RESOURCE_CLASS = /^[A-Z0-9_]{1,255}$/;
 

@@ -19,8 +19,8 @@ const GOOD = { hw_mem_encryption: 'true', hw_firmware_type: 'uefi', hw_machine_t
 function rejects400(fn: () => unknown, re: RegExp): void {
   assert.throws(fn, (e: unknown) => {
     assert.ok(e instanceof KestrelError, String(e));
-    assert.equal(e.code, 'bad-request');
-    assert.match(e.message, re);
+    assert.equal(e.status, 400);
+    assert.match(e.userMessage, re);
     return true;
   });
 }

@@ -96,7 +96,7 @@ const refusals: [string, () => BuildContext, RegExp][] = [
   [
     'machine type pc',
     () => context(sevSpec({ ...UEFI_Q35, hw_machine_type: 'pc' }), basePolicy(), sevHost()),
-    /needs the q35 machine type, not pc/,
+    /needs the q35 machine type, but image property hw_machine_type=pc /,
   ],
   [
     'default machine type (no config)',
@@ -106,7 +106,7 @@ const refusals: [string, () => BuildContext, RegExp][] = [
   [
     'BIOS firmware',
     () => context(sevSpec({ hw_mem_encryption: '1', hw_machine_type: 'q35' }), basePolicy(), sevHost()),
-    /needs UEFI firmware/,
+    /doesn't have 'hw_firmware_type' property set to 'uefi' \(it is unset, meaning bios\)/,
   ],
   [
     'IDE boot disk',
@@ -126,7 +126,7 @@ const refusals: [string, () => BuildContext, RegExp][] = [
   [
     'flavor and image disagree',
     () => context(sevSpec(UEFI_Q35, { 'hw:mem_encryption': 'false' }), basePolicy(), sevHost()),
-    /hw:mem_encryption=false but image/,
+    /hw:mem_encryption extra spec explicitly set to false, conflicting with image/,
   ],
   [
     'host without SEV (no <sev> in domcaps)',

@@ -2,7 +2,7 @@
 // scheduler utils do: standard resources from the flavor, `resources:RC=N` overrides,
 // MEM_ENCRYPTION_CONTEXT for encrypted memory, and required/forbidden traits from both.
 import { badRequest } from '../../errors/index.js';
-import { parseOsloBool } from '../validate.js';
+import { memEncryptionOn } from '../../rules/sev.js';
 
 export interface ResourceRequest {
   resources: Record<string, number>;
@@ -51,14 +51,8 @@ export function buildResourceRequest(
     }
     resources[k.slice('resources:'.length)] = n;
   }
-  const flavorEnc = flavor.extraSpecs['hw:mem_encryption'];
-  const imageEnc = imageProperties['hw_mem_encryption'];
-  if (
-    (flavorEnc !== undefined && parseOsloBool(flavorEnc)) ||
-    (imageEnc !== undefined && parseOsloBool(imageEnc))
-  ) {
-    resources.MEM_ENCRYPTION_CONTEXT = 1;
-  }
+  // The SEV rules (src/rules/sev.ts) refused a request whose words are not booleans already.
+  if (memEncryptionOn(flavor.extraSpecs, imageProperties)) resources.MEM_ENCRYPTION_CONTEXT = 1;
   for (const t of required) {
     if (forbidden.has(t)) {
       throw badRequest(

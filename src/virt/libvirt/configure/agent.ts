@@ -1,19 +1,13 @@
 // QEMU guest agent: hw_qemu_guest_agent (a flexible boolean) adds the virtio-serial channel
 // org.qemu.guest_agent.0 (nova-facts §7.2). libvirt picks the socket path itself.
-import { VirtError } from '../../errors.js';
+import { strictOsloBool } from '../../../rules/boolean.js';
 import type { Domain } from '../domain/types.js';
-import { flexibleBool, imageProp, type BuildContext, type Configurator } from './context.js';
+import { imageProp, type BuildContext, type Configurator } from './context.js';
 
 export const AGENT_CHANNEL = 'org.qemu.guest_agent.0';
 
 export function wantsAgent(ctx: BuildContext): boolean {
-  try {
-    return flexibleBool(imageProp(ctx, 'hw_qemu_guest_agent'), 'hw_qemu_guest_agent') ?? false;
-  } catch (e) {
-    throw new VirtError('unsupported-config', (e as Error).message, {
-      fix: 'set the image property hw_qemu_guest_agent to yes or no',
-    });
-  }
+  return strictOsloBool(imageProp(ctx, 'hw_qemu_guest_agent'), 'hw_qemu_guest_agent') ?? false;
 }
 
 export const agentConfigurator: Configurator = {

@@ -3,8 +3,9 @@
 // (Nova attaches the two formats the same way). The file itself is built by the compute side.
 import type { DiskDevice, Domain } from '../domain/types.js';
 import type { BuildContext, Configurator } from './context.js';
-import { rootDiskBus } from './disks.js';
-import { canonicalMachine, isQ35, machineHasIde } from './machine.js';
+import { isQ35, machineHasIde } from '../../../rules/machine.js';
+import { guestRootDiskBus } from './disks.js';
+import { canonicalMachine } from './machine.js';
 
 type Bus = DiskDevice['target']['bus'];
 const PREFIX: Record<Bus, string> = { virtio: 'vd', scsi: 'sd', sata: 'sd', ide: 'hd', usb: 'sd' };
@@ -33,7 +34,7 @@ export const configDriveConfigurator: Configurator = {
     const drive = ctx.spec.configDrive;
     if (!drive) return;
     const iso = drive.format === 'iso9660';
-    const bus = iso ? cdromBus(canonicalMachine(ctx, dom.os.machine)) : rootDiskBus(ctx, dom.os.machine);
+    const bus = iso ? cdromBus(canonicalMachine(ctx, dom.os.machine)) : guestRootDiskBus(ctx, dom.os.machine);
     if (bus === 'scsi' && !dom.devices.controllers.some((c) => c.type === 'scsi')) {
       dom.devices.controllers.push({ type: 'scsi', index: 0, model: 'virtio-scsi' });
     }

@@ -68,18 +68,6 @@ export function imageProp(ctx: BuildContext, key: string): string | undefined {
   return v === undefined || v === '' ? undefined : v;
 }
 
-const TRUE = new Set(['1', 't', 'true', 'on', 'y', 'yes']);
-const FALSE = new Set(['0', 'f', 'false', 'off', 'n', 'no']);
-
-/** oslo's FlexibleBoolean: yes/no, true/false, on/off, 1/0, y/n, t/f (any case). */
-export function flexibleBool(value: string | undefined, what: string): boolean | undefined {
-  if (value === undefined) return undefined;
-  const v = value.trim().toLowerCase();
-  if (TRUE.has(v)) return true;
-  if (FALSE.has(v)) return false;
-  throw new Error(`${what}=${JSON.stringify(value)} is not a boolean; use yes/no or true/false`);
-}
-
 /** The guest's architecture: image hw_architecture, else the host's. */
 export function guestArch(ctx: BuildContext): string {
   return imageProp(ctx, 'hw_architecture') ?? ctx.host.arch;

@@ -3,6 +3,7 @@
 // CONFIGURATORS here, after firmware and disks (SEV checks the machine type, UEFI loader and
 // boot-disk bus they chose) and before rendering; usb stays last (it looks at every device).
 // Nothing else needs to change.
+import { KestrelError } from '../../../errors/index.js';
 import { VirtError } from '../../errors.js';
 import { emptyDomain, type Domain } from '../domain/types.js';
 import { agentConfigurator } from './agent.js';
@@ -48,7 +49,7 @@ export async function buildDomain(
     try {
       await c.configure(ctx, dom);
     } catch (e) {
-      if (e instanceof VirtError) throw e;
+      if (e instanceof KestrelError) throw e; // a rule's or the host's refusal, with its fix
       throw new VirtError(
         'unsupported-config',
         `building the guest's ${c.name} configuration failed: ${(e as Error).message}`,

@@ -2,38 +2,33 @@
 // (hw_mem_encryption) asks for it, the guest gets <launchSecurity type='sev'> with policy
 // 0x0033 and the host's cbitpos / reducedPhysBits, locked memory, and iommu='on' on every
 // virtio device (virtio 1.0 devices must use the platform IOMMU to reach encrypted memory).
-// It runs last: it checks what machine, firmware, disks, agent and nic chose, and refuses
-// (never silently drops encryption) when the host or the request cannot give an SEV guest.
+// It runs last: it checks what machine, firmware, disks, agent and nic chose by the rule book the
+// API uses (src/rules/sev.ts), then what only this host knows (SEV-capable firmware, <sev> in
+// the domain capabilities), and refuses (never silently drops encryption) when either fails.
 import type { InstanceSpec } from '../../driver.js';
 import { VirtError } from '../../errors.js';
 import type { Domain } from '../domain/types.js';
 import type { FirmwareDescriptor } from '../firmware-descriptors.js';
-import { flexibleBool, imageProp, type BuildContext, type Configurator } from './context.js';
-import { canonicalMachine, isQ35 } from './machine.js';
+import {
+  checkSevRequest,
+  memEncryptionOn,
+  memEncryptionRequested,
+  type GuestRequest,
+} from '../../../rules/sev.js';
+import type { BuildContext, Configurator } from './context.js';
+import { canonicalMachine, machineTypeChoice } from './machine.js';
 
 /** NODBG 0x1 | NOKS 0x2 | DOMAIN 0x10 | SEV 0x20: no debugging, no key sharing. */
 export const SEV_POLICY = '0x0033';
 
+/** The rule book's view of this guest's request. */
+function request(ctx: BuildContext): GuestRequest {
+  return { flavor: ctx.spec.flavor, image: ctx.spec.image };
+}
+
 /** Whether the guest asks for encrypted memory; the flavor and image must agree when both set it. */
 export function wantsMemEncryption(ctx: BuildContext): boolean {
-  let flavor: boolean | undefined;
-  let image: boolean | undefined;
-  try {
-    flavor = flexibleBool(ctx.spec.flavor.extraSpecs['hw:mem_encryption'], 'hw:mem_encryption');
-    image = flexibleBool(imageProp(ctx, 'hw_mem_encryption'), 'hw_mem_encryption');
-  } catch (e) {
-    throw new VirtError('unsupported-config', (e as Error).message, {
-      fix: 'set hw:mem_encryption / hw_mem_encryption to true or false',
-    });
-  }
-  if (flavor !== undefined && image !== undefined && flavor !== image) {
-    throw new VirtError(
-      'unsupported-config',
-      `flavor ${ctx.spec.flavor.name} sets hw:mem_encryption=${String(flavor)} but image ${ctx.spec.image.id} sets hw_mem_encryption=${String(image)}`,
-      { fix: 'set both to the same value, or unset one of them' },
-    );
-  }
-  return flavor === true || image === true;
+  return memEncryptionRequested(request(ctx));
 }
 
 function sevFirmware(ctx: BuildContext, dom: Domain, machine: string): FirmwareDescriptor | undefined {
@@ -74,35 +69,15 @@ export function setVirtioIommu(dom: Domain): void {
 export const sevConfigurator: Configurator = {
   name: 'sev',
   async configure(ctx: BuildContext, dom: Domain): Promise<void> {
-    if (!wantsMemEncryption(ctx)) return;
-    const pci = ctx.spec.flavor.extraSpecs['pci_passthrough:alias'];
-    if (pci !== undefined) {
-      throw new VirtError(
-        'unsupported-config',
-        `an SEV guest cannot have PCI passthrough (pci_passthrough:alias=${pci})`,
-        {
-          fix: 'use a flavor without pci_passthrough:alias, or without hw:mem_encryption',
-        },
-      );
-    }
     const machine = canonicalMachine(ctx, dom.os.machine);
-    if (!isQ35(machine)) {
-      throw new VirtError(
-        'invalid-machine-type',
-        `an SEV guest needs the q35 machine type, not ${dom.os.machine}`,
-        {
-          fix: 'set the image property hw_machine_type=q35, or [libvirt] hw_machine_type = x86_64=q35',
-        },
-      );
-    }
-    if (!dom.os.loader || dom.os.kernel) {
-      throw new VirtError(
-        'unsupported-config',
-        dom.os.kernel
-          ? 'an SEV guest cannot use direct kernel boot here'
-          : 'an SEV guest needs UEFI firmware',
-        { fix: 'set the image property hw_firmware_type=uefi and boot from the disk' },
-      );
+    // The request rules the API checked already, on what was built (the machine's canonical name).
+    const choice = machineTypeChoice(ctx);
+    if (!checkSevRequest(request(ctx), { ...choice, machine }, { directKernelBoot: Boolean(dom.os.kernel) }))
+      return;
+    if (!dom.os.loader) {
+      throw new VirtError('firmware-not-found', 'an SEV guest needs UEFI firmware, and none was chosen', {
+        fix: 'install OVMF (Debian: ovmf) and set the image property hw_firmware_type=uefi',
+      });
     }
     const fw = sevFirmware(ctx, dom, machine);
     if (!fw) {
@@ -117,22 +92,6 @@ export const sevConfigurator: Configurator = {
     if (fw.executable !== dom.os.loader.path) {
       dom.os.loader = { ...dom.os.loader, path: fw.executable };
       if (dom.os.nvram) dom.os.nvram = { ...dom.os.nvram, template: fw.nvramTemplate };
-    }
-    const root = dom.devices.disks[0];
-    if (root && root.target.bus !== 'virtio' && root.target.bus !== 'sata' && root.target.bus !== 'scsi') {
-      throw new VirtError('unsupported-config', `an SEV guest's boot disk cannot be on ${root.target.bus}`, {
-        fix: 'set the image property hw_disk_bus=virtio (or sata, or scsi with hw_scsi_model=virtio-scsi)',
-      });
-    }
-    const scsi = dom.devices.controllers.find((c) => c.type === 'scsi');
-    if (root?.target.bus === 'scsi' && scsi?.model !== 'virtio-scsi') {
-      throw new VirtError(
-        'unsupported-config',
-        "an SEV guest's SCSI boot disk needs the virtio-scsi controller",
-        {
-          fix: 'set the image property hw_scsi_model=virtio-scsi',
-        },
-      );
     }
     const caps = await ctx.host.sevCapabilities?.(dom.os.arch, machine);
     if (!caps?.supported) {
@@ -158,9 +117,7 @@ export const sevConfigurator: Configurator = {
 
 /** Whether an instance request runs with encrypted memory (flavor or image; no errors here). */
 export function specWantsMemEncryption(spec: InstanceSpec): boolean {
-  const on = (v: string | undefined) =>
-    v !== undefined && ['1', 't', 'true', 'on', 'y', 'yes'].includes(v.trim().toLowerCase());
-  return on(spec.flavor.extraSpecs['hw:mem_encryption']) || on(spec.image.properties['hw_mem_encryption']);
+  return memEncryptionOn(spec.flavor.extraSpecs, spec.image.properties);
 }
 
 /** The drivers' refusal (the API refuses first, with a 409): Nova's OperationNotSupportedForSEV. */
