@@ -4,8 +4,10 @@ import { randomUUID } from 'node:crypto';
 import { LogController, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { RequestContext } from '../control/context.js';
 import type { IdentityService } from '../control/identity.js';
-import { unauthorized } from '../errors/index.js';
+import { badRequest, unauthorized } from '../errors/index.js';
+import { utf8Body } from '../control/text-rules.js';
 import { frameworkErrorHandler } from './errors.js';
+import { protocolErrorHandler } from './protocol-errors.js';
 import { readerWriteRefusal } from '../control/identity-admin-policy.js';
 import type { Logger } from '../util/log.js';
 
@@ -26,7 +28,42 @@ export function fastifyOptions(logger: Logger | undefined, bodyLimit: number): F
     // OpenStack clients send long ids and names in paths (find-by-name GETs).
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 1000 },
     frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler: protocolErrorHandler,
   } as FastifyServerOptions;
+}
+
+/**
+ * The JSON body parser of every API, for application/json and the given JSON media types
+ * (Glance's JSON-patch ones). An empty body is no body: Nova and Glance accept a DELETE, an
+ * action or a tag PUT that says Content-Type: application/json and sends nothing, and clients
+ * do send that. Invalid UTF-8 is a 400, never silently replaced; __proto__ keys are refused
+ * (fastify's secure parser).
+ */
+export function installJsonBody(app: FastifyInstance, mediaTypes: string[] = ['application/json']): void {
+  const secureParse = app.getDefaultJsonParser('error', 'error');
+  for (const type of mediaTypes) {
+    app.addContentTypeParser(type, { parseAs: 'buffer' }, (req, raw, done) => {
+      let text: string;
+      try {
+        text = utf8Body(raw as Buffer);
+      } catch (err) {
+        return done(err as Error, undefined);
+      }
+      if (text.trim() === '') return done(null, undefined);
+      void secureParse(req, text, (err, body) => {
+        if (!err) return done(null, body);
+        const poisoned = /__proto__|constructor/.test(err.message);
+        done(
+          poisoned
+            ? badRequest('The request body may not contain __proto__ or constructor.prototype keys.')
+            : badRequest(
+                `The request body is not valid JSON (${type}). Fix: send a well-formed JSON document.`,
+              ),
+          undefined,
+        );
+      });
+    });
+  }
 }
 
 /** Resolves X-Auth-Token for every request; routes that need a caller use need(). */

@@ -37,7 +37,10 @@ export class LifecycleOperations {
     } catch {
       power = undefined;
     }
-    await s.repos.instances.addFault(uuid, faultFrom(e, `${f.what} of instance failed`));
+    await s.repos.instances.addFault(
+      uuid,
+      faultFrom(e, `${f.what} of instance failed`, await s.repos.instances.requestIdOfAction(actionId)),
+    );
     await s.repos.instances.update(uuid, {
       taskState: null,
       ...(f.vmState ? { vmState: f.vmState } : {}),

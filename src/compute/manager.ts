@@ -275,7 +275,10 @@ export class ComputeManager implements ComputeAgent {
           return;
         }
         this.log.error({ instance: uuid, err: e }, 'build failed');
-        await this.repos.instances.addFault(uuid, faultFrom(e, 'Build of instance failed'));
+        await this.repos.instances.addFault(
+          uuid,
+          faultFrom(e, 'Build of instance failed', await this.repos.instances.requestIdOfAction(actionId)),
+        );
         await this.repos.instances.update(uuid, {
           vmState: 'error',
           taskState: null,
@@ -415,7 +418,10 @@ export class ComputeManager implements ComputeAgent {
         await this.repos.instances.finishAction(actionId, null);
       } catch (e) {
         this.log.error({ instance: uuid, err: e }, 'delete failed');
-        await this.repos.instances.addFault(uuid, faultFrom(e, 'Delete of instance failed'));
+        await this.repos.instances.addFault(
+          uuid,
+          faultFrom(e, 'Delete of instance failed', await this.repos.instances.requestIdOfAction(actionId)),
+        );
         await this.repos.instances.update(uuid, { vmState: 'error', taskState: null });
         await this.repos.instances.finishAction(actionId, 'Error');
       }
@@ -454,7 +460,10 @@ export class ComputeManager implements ComputeAgent {
         } catch {
           power = undefined;
         }
-        await this.repos.instances.addFault(uuid, faultFrom(e, `Action ${action} failed`));
+        await this.repos.instances.addFault(
+          uuid,
+          faultFrom(e, `Action ${action} failed`, await this.repos.instances.requestIdOfAction(actionId)),
+        );
         await this.repos.instances.update(uuid, {
           taskState: null,
           ...(power === undefined ? {} : { powerState: power }),

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { Flavor, Repositories } from '../db/index.js';
 import type { RequestContext } from './context.js';
 import { badRequest, conflict, forbidden, notFound } from '../errors/index.js';
+import { checkFreeText, checkMetadataKey, checkName } from './text-rules.js';
 import { validateExtraSpec } from './validate.js';
 
 export interface FlavorCreate {
@@ -98,9 +99,7 @@ export class FlavorService {
 
   async create(ctx: RequestContext, c: FlavorCreate): Promise<Flavor> {
     requireAdmin(ctx, 'os_compute_api:os-flavor-manage:create');
-    const name = c.name.trim();
-    if (name.length === 0 || name.length > 255)
-      throw badRequest('Flavor names are 1 to 255 characters, not only spaces.');
+    const name = checkName('name', c.name);
     const int = (v: number | undefined, what: string, min: number, max = 2 ** 31 - 1) => {
       const n = v ?? 0;
       if (!Number.isInteger(n) || n < min || n > max)
@@ -160,6 +159,8 @@ export class FlavorService {
         throw badRequest(`extra spec ${k}: the value must be a string.`);
       }
       const s = typeof v === 'boolean' ? (v ? 'True' : 'False') : String(v);
+      checkMetadataKey('extra_specs', k);
+      checkFreeText(`extra_specs.${k}`, s);
       validateExtraSpec(k, s);
       clean[k] = s;
     }

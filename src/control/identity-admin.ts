@@ -7,6 +7,7 @@ import { IdentityAdminRepo, type Assignment } from '../db/repos/identity-admin.j
 import type { RequestContext } from './context.js';
 import { badRequest, conflict, forbidden, notFound, KestrelError } from '../errors/index.js';
 import { requireAdmin } from './flavors.js';
+import { checkFreeText, checkName } from './text-rules.js';
 import { DEFAULT_DOMAIN, type IdentityService } from './identity.js';
 
 type Body = Record<string, unknown>;
@@ -32,18 +33,17 @@ function rejectUnknown(b: Body, known: readonly string[], what: string): void {
   }
 }
 
-function optString(b: Body, key: string, what: string, max = 255): string | undefined {
-  const v = b[key];
+/** Keystone's names: 1 to 255 printable characters, not only whitespace (edges may be spaces). */
+function optName(b: Body, what: string): string | undefined {
+  const v = b.name;
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string') throw badRequest(`${what}.${key} must be a string.`);
-  if (v.length > max) throw badRequest(`${what}.${key} is longer than ${max} characters.`);
-  return v;
+  return checkName(`${what}.name`, v, { edges: 'allow' });
 }
 
-function optName(b: Body, what: string): string | undefined {
-  const v = optString(b, 'name', what);
-  if (v !== undefined && v.trim() === '') throw badRequest(`${what}.name must not be empty.`);
-  return v;
+function optDescription(b: Body, what: string): string | undefined {
+  const v = b.description;
+  if (v === undefined || v === null) return undefined;
+  return checkFreeText(`${what}.description`, v, 65_535);
 }
 
 function optBool(b: Body, key: string, what: string): boolean | undefined {
@@ -150,7 +150,7 @@ export class IdentityAdminService {
     checkEmptyExtras(b, 'project');
     const name = optName(b, 'project');
     if (name === undefined) throw badRequest('project.name is required.');
-    const description = optString(b, 'description', 'project', 65_535) ?? '';
+    const description = optDescription(b, 'project') ?? '';
     const enabled = optBool(b, 'enabled', 'project') ?? true;
     if (await this.repos.identity.findProject({ name, domainId: DEFAULT_DOMAIN.id })) {
       throw conflict(
@@ -185,7 +185,7 @@ export class IdentityAdminService {
     }
     const p = await this.admin.updateProject(id, {
       name,
-      description: optString(b, 'description', 'project', 65_535),
+      description: optDescription(b, 'project'),
       enabled,
     });
     if (enabled === false) await this.admin.revokeTokens({ projectId: id });

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Repositories, TokenRecord } from '../db/index.js';
 import { verifyPassword } from '../db/index.js';
-import { badRequest, unauthorized } from '../errors/index.js';
+import { badRequest, forbidden, unauthorized } from '../errors/index.js';
 import type { RequestContext } from './context.js';
 
 export const DEFAULT_DOMAIN = { id: 'default', name: 'Default' } as const;
@@ -211,17 +211,34 @@ export class IdentityService {
     return { ...ctx, requestId };
   }
 
-  async tokenInfo(token: string): Promise<Record<string, unknown> | undefined> {
+  /**
+   * The body of a token the caller may inspect (GET/HEAD /v3/auth/tokens), or undefined when it
+   * is unknown, revoked or expired. Keystone's identity:validate_token policy: the token's own
+   * user or an admin; anyone else gets a 403, so a token is never shown to another user.
+   */
+  async tokenInfo(ctx: RequestContext, token: string): Promise<Record<string, unknown> | undefined> {
     const rec = await this.repos.identity.findToken(token);
-    return rec ? this.tokenBody(rec) : undefined;
+    if (!rec) return undefined;
+    this.checkTokenSubject(ctx, rec, 'identity:validate_token');
+    return this.tokenBody(rec);
   }
 
+  private checkTokenSubject(ctx: RequestContext, rec: TokenRecord, rule: string): void {
+    if (ctx.isAdmin || rec.userId === ctx.userId) return;
+    throw forbidden(
+      `You are not authorized to perform the requested action: ${rule}. Only the token's own user or an admin may inspect or revoke a token.`,
+    );
+  }
   /** Drops every cached token context (identity administration calls this after each change). */
   forgetCachedContexts(): void {
     this.cache.clear();
   }
 
-  async revoke(token: string): Promise<boolean> {
+  /** Revokes a token (DELETE /v3/auth/tokens): identity:revoke_token, the same rule as validation. */
+  async revoke(ctx: RequestContext, token: string): Promise<boolean> {
+    const rec = await this.repos.identity.findToken(token);
+    if (!rec) return false;
+    this.checkTokenSubject(ctx, rec, 'identity:revoke_token');
     this.cache.delete(token);
     return this.repos.identity.revokeToken(token);
   }

@@ -16,6 +16,8 @@ import {
   notFound,
 } from '../errors/index.js';
 import { validateImageProperty } from './validate.js';
+import { checkFreeText, checkName } from './text-rules.js';
+import { compareTime, lastOf, parseImageListQuery } from './image-query.js';
 
 export const DISK_FORMATS = [
   'ami',
@@ -126,8 +128,7 @@ export class ImageService {
     switch (key) {
       case 'name': {
         const n = str(value);
-        if (n !== null && n.length > 255) throw badRequest('Image names are at most 255 characters.');
-        target.name = n;
+        target.name = n === null ? null : checkName('name', n, { edges: 'allow' });
         return;
       }
       case 'visibility': {
@@ -183,8 +184,8 @@ export class ImageService {
     }
     if (typeof value !== 'string')
       throw badRequest(`Property ${key} must be a string (Glance stores string properties only).`);
-    if (key.length > 255) throw badRequest('Property names are at most 255 characters.');
-    if (value.length > 65535) throw badRequest(`Property ${key}: values are at most 65535 characters.`);
+    checkName('property name', key, { edges: 'allow' });
+    checkFreeText(`property ${key}`, value, 65535);
     validateImageProperty(key, value);
     return value;
   }
@@ -199,10 +200,9 @@ export class ImageService {
         if (typeof v !== 'string' || !isUuid(v)) throw badRequest('id must be a UUID.');
         id = v;
       } else if (k === 'tags') {
-        if (!Array.isArray(v) || v.some((t) => typeof t !== 'string' || t.length > 255)) {
+        if (!Array.isArray(v))
           throw badRequest('tags must be a list of strings (at most 255 characters each).');
-        }
-        tags = [...new Set(v as string[])];
+        tags = [...new Set(v.map((t) => checkName('tags', t, { edges: 'allow' })))];
       } else if (CORE.has(k)) this.applyCore(core, k, v, ctx);
       else props[k] = this.checkExtra(k, v);
     }
@@ -268,10 +268,8 @@ export class ImageService {
   }
 
   async list(ctx: RequestContext, q: ImageListQuery): Promise<{ images: ImageRecord[]; next?: string }> {
-    const one = (k: string) => {
-      const v = q[k];
-      return Array.isArray(v) ? v[v.length - 1] : v;
-    };
+    const opts = parseImageListQuery(q);
+    const one = (k: string) => lastOf(q, k);
     let ids: string[] | undefined;
     const idf = one('id');
     if (idf !== undefined) {
@@ -311,6 +309,8 @@ export class ImageService {
       'sort_key',
       'sort_dir',
       'member_status',
+      'created_at',
+      'updated_at',
     ]);
     all = all.filter((i) => {
       if (nameF !== undefined) {
@@ -328,6 +328,7 @@ export class ImageService {
       for (const t of tags) if (!i.tags.includes(t)) return false;
       if (smin !== undefined && (i.size ?? 0) < smin) return false;
       if (smax !== undefined && (i.size ?? 0) > smax) return false;
+      for (const f of opts.timeFilters) if (!compareTime(f, fieldOf(i, f.field) as string)) return false;
       for (const [k, v] of Object.entries(q)) {
         if (handled.has(k) || v === undefined) continue;
         const want = Array.isArray(v) ? v[v.length - 1] : v;
@@ -336,15 +337,8 @@ export class ImageService {
       }
       return true;
     });
-    const sort = one('sort');
-    const keys: [string, 'asc' | 'desc'][] = sort
-      ? sort.split(',').map((p) => {
-          const [k, d] = p.split(':');
-          return [k.trim(), d === 'asc' ? 'asc' : 'desc'];
-        })
-      : [[one('sort_key') ?? 'created_at', one('sort_dir') === 'asc' ? 'asc' : 'desc']];
     all.sort((a, b) => {
-      for (const [k, d] of keys) {
+      for (const [k, d] of opts.sort) {
         const x = fieldOf(a, k);
         const y = fieldOf(b, k);
         const c =
@@ -355,13 +349,13 @@ export class ImageService {
       }
       return a.id.localeCompare(b.id);
     });
-    const marker = one('marker');
+    const marker = opts.marker;
     if (marker !== undefined) {
       const i = all.findIndex((x) => x.id === marker);
       if (i < 0) throw badRequest(`marker ${marker} could not be found.`);
       all = all.slice(i + 1);
     }
-    const limit = num(one('limit'), 'limit');
+    const limit = opts.limit;
     if (limit !== undefined && all.length > limit) {
       const page = all.slice(0, limit);
       return { images: page, next: page.length ? page[page.length - 1].id : undefined };
@@ -392,7 +386,8 @@ export class ImageService {
       if (key === 'tags') {
         if (raw.op === 'remove') tags = [];
         else if (!Array.isArray(raw.value)) throw badRequest('tags must be a list of strings.');
-        else tags = (raw.value as unknown[]).map(String);
+        else
+          tags = [...new Set((raw.value as unknown[]).map((t) => checkName('tags', t, { edges: 'allow' })))];
         continue;
       }
       if (CORE.has(key)) {
@@ -441,7 +436,7 @@ export class ImageService {
   async tag(ctx: RequestContext, id: string, tag: string, add: boolean): Promise<void> {
     const img = await this.get(ctx, id);
     this.canWrite(ctx, img);
-    if (tag.length > 255) throw badRequest('Tags are at most 255 characters.');
+    if (add) checkName('tag', tag, { edges: 'allow' });
     if (add) await this.repos.images.addTag(id, tag);
     else if (!(await this.repos.images.removeTag(id, tag)))
       throw notFound(`Tag ${tag} not found on image ${id}.`);

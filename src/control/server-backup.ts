@@ -5,6 +5,7 @@
 import type { Instance } from '../db/index.js';
 import type { RequestContext } from './context.js';
 import { badRequest } from '../errors/index.js';
+import { checkName } from './text-rules.js';
 import {
   MAX_SERVER_META,
   argObject,
@@ -33,8 +34,7 @@ export async function createBackup(
     ['name', 'backup_type', 'rotation', 'metadata'],
     ['name', 'backup_type', 'rotation'],
   );
-  if (typeof a.name !== 'string' || a.name.trim() === '' || a.name.length > 255)
-    throw badRequest('Invalid input for field/attribute name: 1 to 255 characters, not only spaces.');
+  const name = checkName('name', a.name);
   if (typeof a.backup_type !== 'string')
     throw badRequest('Invalid input for field/attribute backup_type: it must be a string (e.g. daily).');
   const rot = typeof a.rotation === 'string' && /^\d+$/.test(a.rotation) ? Number(a.rotation) : a.rotation;
@@ -48,7 +48,7 @@ export async function createBackup(
   await startTask(env, inst, BACKUP_FROM, 'image_backup', 'createBackup');
   let imageId: string;
   try {
-    const image = await createInstanceImage(env.repos, env.images, ctx, inst, a.name, 'backup', {
+    const image = await createInstanceImage(env.repos, env.images, ctx, inst, name, 'backup', {
       ...extra,
       backup_type: a.backup_type,
     });

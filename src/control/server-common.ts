@@ -8,6 +8,7 @@ import type { ImageService } from './images.js';
 import type { ServerService } from './servers.js';
 import type { RequestContext } from './context.js';
 import { KestrelError, badRequest, conflict } from '../errors/index.js';
+import { checkFreeText, checkMetadataKey } from './text-rules.js';
 import { SystemMetadata } from './server-sysmeta.js';
 import type { Logger } from '../util/log.js';
 
@@ -132,11 +133,8 @@ export function checkMetadata(m: unknown, maxItems: number): Record<string, stri
   if (typeof m !== 'object' || Array.isArray(m)) throw badRequest('metadata must be an object of strings.');
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(m as Record<string, unknown>)) {
-    if (k.length === 0 || k.length > 255)
-      throw badRequest(`Metadata key "${k.slice(0, 40)}" must be 1 to 255 characters.`);
-    if (typeof v !== 'string' || v.length > 255)
-      throw badRequest(`Metadata value for ${k} must be a string of at most 255 characters.`);
-    out[k] = v;
+    checkMetadataKey('metadata', k);
+    out[k] = checkFreeText(`metadata.${k}`, v);
   }
   if (Object.keys(out).length > maxItems) {
     throw new KestrelError(

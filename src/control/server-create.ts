@@ -6,10 +6,12 @@ import { isIPv4, isIPv6 } from 'node:net';
 import type { FlavorSnapshot, ImageRecord, Instance } from '../db/index.js';
 import type { RequestContext } from './context.js';
 import { KestrelError, badRequest } from '../errors/index.js';
+import { checkName } from './text-rules.js';
 import { requireAdmin } from './flavors.js';
 import { buildResourceRequest } from './scheduler/request.js';
 import { claimResources } from './scheduler/claim.js';
 import { validateGuestRequest } from './guest-request.js';
+import { faultFrom } from '../compute/faults.js';
 import {
   GiB,
   activeImageFromRef,
@@ -34,12 +36,7 @@ export async function createServers(
   hints: Record<string, unknown> | undefined,
 ): Promise<ServerCreateResult> {
   void hints;
-  const name = body.name;
-  if (typeof name !== 'string' || name.trim() === '' || name.length > 255) {
-    throw badRequest(
-      'Invalid input for field/attribute name: a server name is 1 to 255 characters, not only spaces.',
-    );
-  }
+  const name = checkName('name', body.name);
   const image = await resolveImage(env, ctx, body);
   const flavorRef = body.flavorRef;
   if (typeof flavorRef !== 'string' && typeof flavorRef !== 'number')
@@ -248,9 +245,9 @@ async function scheduleAndBuild(
     host = claim.host;
     await env.repos.instances.finishEvent(ev, 'Success');
   } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
-    await env.repos.instances.finishEvent(ev, 'Error', message);
-    await env.repos.instances.addFault(inst.uuid, { code: 500, message, details: message });
+    const fault = faultFrom(e, '', await env.repos.instances.requestIdOfAction(actionId));
+    await env.repos.instances.finishEvent(ev, 'Error', fault.details);
+    await env.repos.instances.addFault(inst.uuid, fault);
     await env.repos.instances.update(inst.uuid, { vmState: 'error', taskState: null });
     await env.repos.instances.finishAction(actionId, 'Error');
     return;
@@ -262,8 +259,11 @@ async function scheduleAndBuild(
   }
   const agent = env.agents.get(host);
   if (!agent) {
-    const message = `No compute agent for host ${host} in this process (a multi-host transport is not configured).`;
-    await env.repos.instances.addFault(inst.uuid, { code: 500, message, details: message });
+    const missing = new Error(
+      `No compute agent for host ${host} in this process (a multi-host transport is not configured).`,
+    );
+    const rid = await env.repos.instances.requestIdOfAction(actionId);
+    await env.repos.instances.addFault(inst.uuid, faultFrom(missing, 'Build of instance failed', rid));
     await env.repos.instances.update(inst.uuid, { vmState: 'error', taskState: null });
     await env.repos.placement.deleteAllocations(inst.uuid);
     await env.repos.instances.finishAction(actionId, 'Error');

@@ -8,6 +8,7 @@ import type { FlavorService } from './flavors.js';
 import { isUuid, type ImageService } from './images.js';
 import type { SevHostDefaults } from './sev.js';
 import { KestrelError, badRequest } from '../errors/index.js';
+import { checkMetadata, MAX_SERVER_META } from './server-common.js';
 
 export interface ServerView {
   instance: Instance;
@@ -42,19 +43,9 @@ export interface ServerEnv {
 
 export const GiB = 1024 ** 3;
 
-/** The metadata of create and the metadata routes: keys 1–255, string values ≤ 255, ≤ 128 items. */
+/** The metadata of create and the metadata routes (Nova's rules, server-common's checkMetadata). */
 export function checkServerMetadata(m: unknown): Record<string, string> {
-  if (m === undefined || m === null) return {};
-  if (typeof m !== 'object' || Array.isArray(m)) throw badRequest('metadata must be an object of strings.');
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(m as Record<string, unknown>)) {
-    if (k.length === 0 || k.length > 255) throw badRequest('Metadata keys are 1 to 255 characters.');
-    if (typeof v !== 'string' || v.length > 255)
-      throw badRequest(`Metadata value for ${k} must be a string of at most 255 characters.`);
-    out[k] = v;
-  }
-  if (Object.keys(out).length > 128) throw badRequest('At most 128 metadata items per server.');
-  return out;
+  return checkMetadata(m, MAX_SERVER_META);
 }
 
 export function normalizeV6(ip: string): string {

@@ -6,6 +6,7 @@ import type { ImageRecord, Instance } from '../db/index.js';
 import type { ComputeAgent, PowerAction } from '../compute/agent.js';
 import type { RequestContext } from './context.js';
 import { KestrelError, badRequest, conflict, isKestrelError } from '../errors/index.js';
+import { checkName } from './text-rules.js';
 import { refuseSevAction } from './sev.js';
 import { createInstanceImage, stateConflict } from './server-common.js';
 import { checkServerMetadata, type ServerEnv } from './server-fields.js';
@@ -159,9 +160,8 @@ async function createImage(
   agent: ComputeAgent | undefined,
 ): Promise<{ imageId: string }> {
   const a = arg as { name?: unknown; metadata?: unknown } | null;
-  if (!a || typeof a.name !== 'string' || a.name.trim() === '' || a.name.length > 255) {
-    throw badRequest('createImage needs {"name": "…"} (1 to 255 characters).');
-  }
+  if (!a || a.name === undefined) throw badRequest('createImage needs {"name": "…"} (1 to 255 characters).');
+  const name = checkName('createImage.name', a.name);
   const extra = checkServerMetadata(a.metadata);
   const allowed = ['active', 'stopped', 'paused', 'suspended'];
   if (!agent || !allowed.includes(inst.vmState)) throw stateConflict(inst, 'createImage');
@@ -170,7 +170,7 @@ async function createImage(
   }
   let image: ImageRecord;
   try {
-    image = await createInstanceImage(env.repos, env.images, ctx, inst, a.name, 'snapshot', extra);
+    image = await createInstanceImage(env.repos, env.images, ctx, inst, name, 'snapshot', extra);
   } catch (e) {
     await env.repos.instances.update(inst.uuid, { taskState: null });
     throw e;

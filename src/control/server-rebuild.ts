@@ -7,6 +7,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import type { ImageRecord, Instance } from '../db/index.js';
 import type { RequestContext } from './context.js';
 import { badRequest } from '../errors/index.js';
+import { checkName } from './text-rules.js';
 import { activeImageFromRef } from './server-fields.js';
 import { buildResourceRequest } from './scheduler/request.js';
 import { validateGuestRequest } from './guest-request.js';
@@ -54,9 +55,7 @@ export async function rebuild(
     diskConfig?: string;
   } = {};
   if (a.name !== undefined) {
-    if (typeof a.name !== 'string' || a.name.trim() === '' || a.name.length > 255)
-      throw badRequest('Invalid input for field/attribute name: 1 to 255 characters, not only spaces.');
-    patch.displayName = a.name;
+    patch.displayName = checkName('name', a.name);
   }
   if (a.metadata !== undefined) patch.metadata = checkMetadata(a.metadata, MAX_SERVER_META);
   if (a.adminPass !== undefined && typeof a.adminPass !== 'string')

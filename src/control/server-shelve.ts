@@ -11,6 +11,7 @@ import { KestrelError, badRequest } from '../errors/index.js';
 import { requireAdmin } from './flavors.js';
 import { buildResourceRequest } from './scheduler/request.js';
 import { claimResources } from './scheduler/claim.js';
+import { faultFrom } from '../compute/faults.js';
 import { SysMetaKey } from './server-sysmeta.js';
 import {
   checkLock,
@@ -161,13 +162,9 @@ async function scheduleAndUnshelve(
     }
     await env.repos.instances.finishEvent(ev, 'Success');
   } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
-    await env.repos.instances.finishEvent(ev, 'Error', message);
-    await env.repos.instances.addFault(inst.uuid, {
-      code: 500,
-      message: `Unshelve failed: ${message}`,
-      details: message,
-    });
+    const fault = faultFrom(e, 'Unshelve failed', await env.repos.instances.requestIdOfAction(actionId));
+    await env.repos.instances.finishEvent(ev, 'Error', fault.details);
+    await env.repos.instances.addFault(inst.uuid, fault);
     await env.repos.instances.update(inst.uuid, { taskState: null });
     await env.repos.instances.finishAction(actionId, 'Error');
     return false;

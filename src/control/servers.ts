@@ -9,6 +9,7 @@ import type { ComputeAgent } from '../compute/agent.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { RequestContext } from './context.js';
 import { badRequest, conflict, notFound } from '../errors/index.js';
+import { checkName } from './text-rules.js';
 import type { FlavorService } from './flavors.js';
 import { isUuid, type ImageService } from './images.js';
 import { statusOf } from './server-state.js';
@@ -98,9 +99,7 @@ export class ServerService {
     const patch: { displayName?: string; accessIpv4?: string; accessIpv6?: string; diskConfig?: string } = {};
     for (const [k, v] of Object.entries(body)) {
       if (k === 'name') {
-        if (typeof v !== 'string' || v.trim() === '' || v.length > 255)
-          throw badRequest('name must be 1 to 255 characters.');
-        patch.displayName = v;
+        patch.displayName = checkName('name', v);
       } else if (k === 'accessIPv4') {
         if (typeof v !== 'string' || (v !== '' && !isIPv4(v)))
           throw badRequest('accessIPv4 must be an IPv4 address.');

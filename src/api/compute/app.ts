@@ -2,7 +2,7 @@
 // included), microversion negotiation, auth, fault bodies.
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { ApiDeps } from '../deps.js';
-import { fastifyOptions, installAuth } from '../common.js';
+import { fastifyOptions, installAuth, installJsonBody } from '../common.js';
 import { installErrorHandling } from '../errors.js';
 import { isDiscovery, negotiate, registerVersionRoutes } from './versions.js';
 import { registerFlavorRoutes } from './flavors.js';
@@ -24,16 +24,7 @@ export function createComputeApp(d: ApiDeps): FastifyInstance {
     if (!isDiscovery(req)) negotiate(req);
   });
   installAuth(app, d.identity, isDiscovery);
-  // Actions and deletes may come without a body or with an empty JSON body.
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-    const text = String(body);
-    if (text.trim() === '') return done(null, undefined);
-    try {
-      done(null, JSON.parse(text));
-    } catch {
-      done(Object.assign(new Error('The request body is not valid JSON.'), { statusCode: 400 }), undefined);
-    }
-  });
+  installJsonBody(app);
   registerVersionRoutes(app);
   registerFlavorRoutes(app, d.flavors);
   registerServerRoutes(app, d.servers, () => d.endpoints().image);

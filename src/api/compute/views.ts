@@ -102,8 +102,9 @@ export function serverFull(base: string, ctx: RequestContext, v: ServerView) {
       message: v.fault.message,
       created: novaTime(v.fault.createdAt),
     };
-    // Nova shows details to admins, and to everyone for non-500 faults.
-    if (ctx.isAdmin || v.fault.code !== 500) f.details = v.fault.details;
+    // Nova shows details to admins, and to everyone for non-500 faults; Kestrel's faults carry
+    // other 5xx codes too (503, 507), whose details are the host's and so for admins only.
+    if (ctx.isAdmin || v.fault.code < 500) f.details = v.fault.details;
     s.fault = f;
   }
   return s;

@@ -2,7 +2,7 @@
 // that OSC makes.
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { ApiDeps } from '../deps.js';
-import { baseUrl, fastifyOptions, installAuth, need, queryOf } from '../common.js';
+import { baseUrl, fastifyOptions, installAuth, installJsonBody, need, queryOf } from '../common.js';
 import { installErrorHandling } from '../errors.js';
 import { notFound, unauthorized } from '../../errors/index.js';
 import { requireAdmin } from '../../control/flavors.js';
@@ -32,6 +32,7 @@ export function createIdentityApp(d: ApiDeps): FastifyInstance {
     void reply.header('x-openstack-request-id', String(req.id));
   });
   installAuth(app, d.identity, isOpen);
+  installJsonBody(app);
 
   app.get('/', async (req, reply) => reply.code(300).send({ versions: { values: [version(req)] } }));
   app.get('/v3', async (req) => ({ version: version(req) }));
@@ -41,23 +42,23 @@ export function createIdentityApp(d: ApiDeps): FastifyInstance {
     void reply.header('X-Subject-Token', token);
     return reply.code(201).send(body);
   });
-  const subject = async (req: FastifyRequest) => {
-    need(req);
+  const subject = (req: FastifyRequest) => {
+    const ctx = need(req);
     const t = req.headers['x-subject-token'];
     if (typeof t !== 'string') throw unauthorized('X-Subject-Token is required.');
-    return t;
+    return { ctx, t };
   };
   // HEAD comes from fastify's automatic HEAD route for this GET.
   app.get('/v3/auth/tokens', async (req, reply) => {
-    const t = await subject(req);
-    const body = await d.identity.tokenInfo(t);
+    const { ctx, t } = subject(req);
+    const body = await d.identity.tokenInfo(ctx, t);
     if (!body) throw notFound('The token is unknown, revoked or expired.');
     void reply.header('X-Subject-Token', t);
     return body;
   });
   app.delete('/v3/auth/tokens', async (req, reply) => {
-    const t = await subject(req);
-    if (!(await d.identity.revoke(t))) throw notFound('The token is unknown, revoked or expired.');
+    const { ctx, t } = subject(req);
+    if (!(await d.identity.revoke(ctx, t))) throw notFound('The token is unknown, revoked or expired.');
     return reply.code(204).send();
   });
   app.get('/v3/auth/catalog', async (req) => {

@@ -2,9 +2,9 @@
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import type { ApiDeps } from '../deps.js';
-import { baseUrl, fastifyOptions, installAuth, need, queryOf } from '../common.js';
+import { baseUrl, fastifyOptions, installAuth, installJsonBody, need, queryOf } from '../common.js';
 import { installErrorHandling } from '../errors.js';
-import { badRequest, KestrelError } from '../../errors/index.js';
+import { badRequest, KestrelError, notFound } from '../../errors/index.js';
 import type { ImageRecord } from '../../db/index.js';
 import { imageSchema, imageView as renderImage } from './views.js';
 
@@ -19,6 +19,20 @@ function versions(req: FastifyRequest) {
       links: [{ rel: 'self', href: `${b}/v2/` }],
     })),
   };
+}
+
+/**
+ * Glance's older JSON-patch media type names the operation by its key
+ * ([{"replace": "/name", "value": "x"}]); the v2.1 form is RFC 6902's ({"op", "path"}).
+ */
+function fromV20Patch(body: unknown): unknown {
+  if (!Array.isArray(body)) return body;
+  return body.map((o: unknown) => {
+    if (!o || typeof o !== 'object') return o;
+    const entry = o as Record<string, unknown>;
+    const op = ['add', 'replace', 'remove'].find((k) => typeof entry[k] === 'string');
+    return op ? { op, path: entry[op], value: entry.value } : o;
+  });
 }
 
 const isDiscovery = (req: FastifyRequest) => {
@@ -36,21 +50,11 @@ export function createImageApp(d: ApiDeps): FastifyInstance {
   installAuth(app, d.identity, isDiscovery);
   // Image data streams straight to the store (no buffering, no body limit here: the store has its own).
   app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
-  for (const t of [
+  installJsonBody(app, [
+    'application/json',
     'application/openstack-images-v2.1-json-patch',
     'application/openstack-images-v2.0-json-patch',
-  ]) {
-    app.addContentTypeParser(t, { parseAs: 'string' }, (_req, body, done) => {
-      try {
-        done(null, JSON.parse(String(body)));
-      } catch {
-        done(
-          Object.assign(new Error('The JSON-patch body is not valid JSON.'), { statusCode: 400 }),
-          undefined,
-        );
-      }
-    });
-  }
+  ]);
 
   app.get('/', async (req, reply) => reply.code(300).send(versions(req)));
   app.get('/versions', async (req) => versions(req));
@@ -83,6 +87,8 @@ export function createImageApp(d: ApiDeps): FastifyInstance {
     return reply.code(201).send(imageView(img));
   });
   app.get('/v2/images', async (req) => {
+    // GET /v2/images/ names an image with an empty id (Glance: 404), not the list.
+    if (req.url.split('?')[0].endsWith('/')) throw notFound('No image found with ID "" (the id is empty).');
     const q = queryOf(req);
     const { images, next } = await d.images.list(need(req), q);
     const body: Record<string, unknown> = {
@@ -107,7 +113,10 @@ export function createImageApp(d: ApiDeps): FastifyInstance {
         'PATCH needs Content-Type application/openstack-images-v2.1-json-patch.',
       );
     }
-    return imageView(await d.images.patch(need(req), req.params.id, req.body));
+    const ops = ct.startsWith('application/openstack-images-v2.0-json-patch')
+      ? fromV20Patch(req.body)
+      : req.body;
+    return imageView(await d.images.patch(need(req), req.params.id, ops));
   });
   app.delete<{ Params: { id: string } }>('/v2/images/:id', async (req, reply) => {
     await d.images.delete(need(req), req.params.id);

@@ -15,6 +15,8 @@ export interface Claim {
 
 class GenerationConflict extends Error {}
 
+export const NO_VALID_HOST = 'No valid host was found. There are not enough hosts available.';
+
 export async function claimResources(
   repos: Repositories,
   consumer: string,
@@ -25,7 +27,10 @@ export async function claimResources(
   const hosts = hostStateCache(repos);
   for (let i = 0; i < attempts; i++) {
     const sel = await hosts.select(req, opts);
-    if (!sel.ok) throw new KestrelError('no-valid-host', noValidHostMessage(sel.failures));
+    if (!sel.ok) {
+      // Nova's message for members; which host lacked what (names, capacities) is for admins.
+      throw new KestrelError('no-valid-host', NO_VALID_HOST, { details: noValidHostMessage(sel.failures) });
+    }
     const chosen = sel.provider;
     try {
       const committed = await repos.transaction(async (tx) => {

@@ -396,6 +396,16 @@ export class InstanceRepo {
       .execute();
   }
 
+  /** The request id an action was started by (faults quote it to members). */
+  async requestIdOfAction(actionId: string): Promise<string | undefined> {
+    const r = await this.db
+      .selectFrom('instance_actions')
+      .select('request_id')
+      .where('id', '=', actionId)
+      .executeTakeFirst();
+    return r?.request_id;
+  }
+
   async listActions(instanceUuid: string): Promise<InstanceAction[]> {
     const rows = await this.db
       .selectFrom('instance_actions')

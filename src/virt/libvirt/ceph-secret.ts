@@ -6,6 +6,7 @@ import type { LibvirtClient } from '../../libvirt/index.js';
 import { isNoSecret } from '../../libvirt/index.js';
 import type { Logger } from '../../util/log.js';
 import { KestrelError, messageOf } from '../../errors/index.js';
+import { renderCephSecretXml } from './domain/render.js';
 
 export interface CephSecretOptions {
   /** `[libvirt] rbd_secret_uuid`. */
@@ -37,9 +38,7 @@ export async function ensureCephSecret(lv: LibvirtClient, o: CephSecretOptions, 
       },
     );
   }
-  const xml =
-    `<secret ephemeral='no' private='yes'><uuid>${o.uuid}</uuid>` +
-    `<usage type='ceph'><name>client.${o.user} secret ${o.uuid}</name></usage></secret>`;
+  const xml = renderCephSecretXml(o.uuid, o.user);
   const secret = await lv.secrets.defineXml(xml);
   try {
     await lv.secrets.setValue(secret, Buffer.from(key, 'base64'));

@@ -1,6 +1,7 @@
 // Reading libvirt's capabilities XML and CPU XML: the host CPU, the machine types a guest
 // arch offers per domain type, and the feature list of an expanded CPU definition.
 import { attr, child, children, parseXml, text } from './domain/parse.js';
+import { xmlDocument } from './domain/render.js';
 
 export interface HostCapabilities {
   arch: string;
@@ -30,12 +31,12 @@ export function parseCapabilities(xml: string): HostCapabilities {
   const model = text(child(cpu, 'model'))?.trim() ?? '';
   const vendor = text(child(cpu, 'vendor'))?.trim() ?? '';
   const features = children(cpu, 'feature').map((f) => attr(f, 'name') ?? '');
-  const hostCpuXml =
-    `<cpu><arch>${arch}</arch>` +
-    (model ? `<model>${model}</model>` : '') +
-    (vendor ? `<vendor>${vendor}</vendor>` : '') +
-    features.map((f) => `<feature name='${f}'/>`).join('') +
-    '</cpu>';
+  const hostCpu = xmlDocument().ele('cpu');
+  hostCpu.ele('arch').txt(arch);
+  if (model) hostCpu.ele('model').txt(model);
+  if (vendor) hostCpu.ele('vendor').txt(vendor);
+  for (const f of features) hostCpu.ele('feature', { name: f });
+  const hostCpuXml = hostCpu.end({ headless: true });
   const guests: HostCapabilities['guests'] = {};
   for (const g of children(caps, 'guest')) {
     if (text(child(g, 'os_type'))?.trim() !== 'hvm') continue;

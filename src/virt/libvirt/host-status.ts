@@ -7,6 +7,7 @@ import { SevHostCapabilities } from '../../host/sev.js';
 import type { HostStatus } from '../driver.js';
 import type { DriverContext } from './driver-context.js';
 import { cpuFeatureNames } from './host-caps.js';
+import { renderCpuXml } from './domain/render.js';
 import { DEFAULTS } from './options.js';
 import { cpuTraits } from './traits.js';
 
@@ -33,7 +34,7 @@ export class CpuFeatures {
   modelFeatures(model: string): Promise<string[] | undefined> {
     let p = this.modelFeatureCache.get(model);
     if (!p) {
-      p = this.expand(`<cpu><arch>${this.ctx.caps.arch}</arch><model>${model}</model></cpu>`);
+      p = this.expand(renderCpuXml({ arch: this.ctx.caps.arch, model, features: [] }));
       this.modelFeatureCache.set(model, p);
       p.catch(() => this.modelFeatureCache.delete(model));
     }

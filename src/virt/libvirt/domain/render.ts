@@ -14,6 +14,16 @@ import {
 
 type Attrs = Record<string, string | number | boolean | undefined>;
 
+/**
+ * A new XML document: the one way Kestrel writes XML. The builder escapes markup (< > & ' ")
+ * in text and attributes; characters that XML 1.0 cannot carry at all, even escaped (C0
+ * controls but tab/LF/CR, lone surrogates, U+FFFE/U+FFFF), become U+FFFD, so no user string
+ * can make libvirt's parser fail or change the document's structure.
+ */
+export function xmlDocument(): XMLBuilder {
+  return create({ invalidCharReplacement: '\uFFFD' });
+}
+
 function attrs(a: Attrs): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(a)) {
@@ -209,7 +219,7 @@ function renderDevices(root: XMLBuilder, dom: Domain): void {
 
 /** Renders a domain as libvirt XML (pretty-printed, two-space indent, no XML declaration). */
 export function renderDomain(dom: Domain): string {
-  const root = create().ele('domain', { type: dom.type });
+  const root = xmlDocument().ele('domain', { type: dom.type });
   leaf(root, 'name', {}, dom.name);
   leaf(root, 'uuid', {}, dom.uuid);
   if (dom.title !== undefined) leaf(root, 'title', {}, dom.title);
@@ -244,9 +254,17 @@ export function renderDomain(dom: Domain): string {
   return root.end({ prettyPrint: true, headless: true, indent: '  ' }) + '\n';
 }
 
+/** A libvirt secret for a Ceph client's key (ceph-secret.ts). */
+export function renderCephSecretXml(uuid: string, user: string): string {
+  const secret = xmlDocument().ele('secret', { ephemeral: 'no', private: 'yes' });
+  leaf(secret, 'uuid', {}, uuid);
+  leaf(secret.ele('usage', { type: 'ceph' }), 'name', {}, `client.${user} secret ${uuid}`);
+  return secret.end({ headless: true });
+}
+
 /** A lone <cpu> element (for compare/baseline-hypervisor-CPU calls). */
 export function renderCpuXml(cpu: DomainCpu & { arch?: string }): string {
-  const root = create();
+  const root = xmlDocument();
   const e = root.ele('cpu', attrs({ mode: cpu.mode, match: cpu.match }));
   if (cpu.arch) leaf(e, 'arch', {}, cpu.arch);
   if (cpu.model) leaf(e, 'model', {}, cpu.model);
