@@ -11,6 +11,7 @@ import { PROBE_DEFAULT_TIMEOUT_MS, runKvmProbe, type KvmProbeFn, type KvmProbeRe
 import { askLibvirt, checkLibvirt, connectLibvirt, type LibvirtConnector } from './libvirt-version.js';
 import { checkKvmModules, expectedHardwareModule, readKvmModules, type KvmModule } from './modules.js';
 import { checkNested, readNested } from './nested.js';
+import { checkQemuReach } from './qemu-reach.js';
 import {
   checkKernelSev,
   checkLibvirtSev,
@@ -40,6 +41,8 @@ export interface DoctorOptions {
   statFn?: StatFn;
   /** [libvirt] num_memory_encrypted_guests, for the SEV slot check. */
   numMemoryEncryptedGuests?: number | null;
+  /** Paths QEMU opens (instances_path, the image cache): checked as QEMU's user on the real host. */
+  qemuPaths?: { what: string; path: string }[];
   /** Bound for the KVM probe run (default 2.5 s); the TCG control run gets at least 6 s. */
   probeTimeoutMs?: number;
 }
@@ -99,6 +102,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
         )),
     checkFirmware(firmware),
   ];
+  if (opts.qemuPaths?.length && live) checks.push(await checkQemuReach(opts.qemuPaths));
 
   const decision = decideVirtType(opts.virtTypeSetting, kvmEvidence(cpu, modules, device, probes));
   checks.push(checkVirtType(decision));

@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { formatProblems, loadConfig } from '../../config/index.js';
 import { formatDoctorReport, runDoctor, type VirtTypeSetting } from '../../host/index.js';
+import { qemuPaths } from '../../host/qemu-reach.js';
 import { UserError } from '../user-error.js';
 
 interface DoctorCliOptions {
@@ -51,6 +52,7 @@ export function registerDoctorCommand(program: Command): void {
         libvirtUri: opts.libvirtUri ?? (loaded.config.libvirt.connection_uri || undefined),
         runProbe: opts.probe,
         numMemoryEncryptedGuests: loaded.config.libvirt.num_memory_encrypted_guests,
+        qemuPaths: qemuPaths(loaded.config),
       });
       process.stdout.write(
         opts.json

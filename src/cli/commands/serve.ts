@@ -11,6 +11,7 @@ import { FakeDriver } from '../../virt/fake/driver.js';
 import { LibvirtDriver } from '../../virt/libvirt/driver.js';
 import { startService } from '../../service/service.js';
 import { cephSecretFromConfig } from '../../service/storage.js';
+import { checkQemuCanReach, qemuPaths } from '../../host/qemu-reach.js';
 import { UserError } from '../user-error.js';
 
 interface ServeCliOptions {
@@ -33,6 +34,9 @@ async function makeDriver(
     };
   }
   if (kind !== 'libvirt') throw new UserError(`--driver ${kind}: use libvirt (default) or fake`);
+  // QEMU runs as another user: a private state_path would fail every boot, so refuse now.
+  const unreachable = await checkQemuCanReach(qemuPaths(config));
+  if (unreachable) throw new UserError(unreachable.userMessage);
   const report = await runDoctor({
     virtTypeSetting: config.libvirt.virt_type as VirtTypeSetting,
     libvirtUri: config.libvirt.connection_uri || undefined,

@@ -2,7 +2,9 @@
 // tail of QEMU's own log, "no supported architecture for os type 'hvm'" gets the guide's
 // explanation, a missing domain becomes instance-not-found.
 import { open } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { firstBlockingDirectory, reachFix } from '../../host/qemu-reach.js';
+import { readQemuAccount } from '../../host/users.js';
 import { isLibvirtError, isNoDomain, isOperationInvalid } from '../../libvirt/index.js';
 import { VirtError, NO_HVM_EXPLANATION, NO_HVM_FIX, instanceNotFound } from '../errors.js';
 
@@ -51,6 +53,41 @@ export function isNoHvm(e: unknown): boolean {
   return e instanceof Error && /no supported architecture for os type 'hvm'/i.test(e.message);
 }
 
+/**
+ * libvirt's "Cannot access storage file '…' (as uid:N, gid:M): Permission denied": the disk is
+ * fine, QEMU's user cannot pass a directory above it. Names the path, the user, the directory
+ * that blocks, and the fix (the start-up check gives the same).
+ */
+export async function permissionFailure(e: unknown, uuid: string): Promise<VirtError | undefined> {
+  const text = e instanceof Error ? e.message : String(e);
+  const m = /Cannot access storage file '([^']+)'(?: \(as uid:(\d+), gid:(\d+)\))?: Permission denied/.exec(
+    text,
+  );
+  if (!m) return undefined;
+  const path = m[1];
+  const account = await readQemuAccount().catch(() => undefined);
+  const qemu = {
+    user: account?.user ?? `uid ${m[2] ?? '?'}`,
+    uid: m[2] !== undefined ? Number(m[2]) : account?.uid,
+    gids: m[3] !== undefined ? [Number(m[3]), ...(account?.gids ?? [])] : (account?.gids ?? []),
+    groupNames: account?.groupNames ?? [],
+  };
+  const blocking = await firstBlockingDirectory(dirname(path), qemu).catch(() => undefined);
+  return new VirtError(
+    'state-path-unreachable',
+    `instance ${uuid} could not start: QEMU runs as ${qemu.user} and cannot open its disk ${path} ` +
+      (blocking
+        ? `(the directory ${blocking.dir} is not traversable for ${qemu.user})`
+        : '(permission denied)'),
+    {
+      fix: blocking
+        ? reachFix(blocking.dir)
+        : `let ${qemu.user} read ${path} and pass every directory above it, or set [DEFAULT] state_path to a directory it can reach`,
+      cause: e,
+    },
+  );
+}
+
 /** A guest that failed to define or start, with QEMU's log tail. */
 export async function startFailure(
   e: unknown,
@@ -65,6 +102,8 @@ export async function startFailure(
       cause: e,
     });
   }
+  const denied = await permissionFailure(e, uuid);
+  if (denied) return denied;
   const tail = await qemuLogTail(logDir, domainName);
   return new VirtError('guest-start-failed', `instance ${uuid} failed to start: ${(e as Error).message}`, {
     fix: `read the QEMU log ${join(logDir, `${domainName}.log`)}; check the image and the flavor, then rebuild`,
