@@ -117,7 +117,9 @@ export class LifecycleOperations {
     r.add('remove the new root disk', () => s.disks.delete(inst.uuid));
     const started = s.waitStarted(inst.uuid);
     try {
-      await s.phase(actionId, 'compute_spawn', () => s.driver.spawn(s.specFor(inst, image, disk)));
+      await s.phase(actionId, 'compute_spawn', () =>
+        s.specFor(inst, image, disk).then((spec) => s.driver.spawn(spec)),
+      );
       r.add('destroy the new guest', () => s.driver.destroy(inst.uuid));
       await s.phase(actionId, 'compute_wait_for_started_event', () => started.promise);
     } finally {

@@ -21,7 +21,7 @@ export interface ManagerSeams {
   phase<T>(actionId: string, event: string, fn: () => Promise<T>): Promise<T>;
   /** Resolves on the guest's "started" event (or when it is seen running). */
   waitStarted(uuid: string): { promise: Promise<void>; cancel: () => void };
-  specFor(inst: Instance, image: ImageRecord, rootDisk: InstanceSpec['rootDisk']): InstanceSpec;
+  specFor(inst: Instance, image: ImageRecord, rootDisk: InstanceSpec['rootDisk']): Promise<InstanceSpec>;
 }
 
 /** The one method the manager exposes for these operations. */

@@ -243,7 +243,7 @@ export class ComputeManager implements ComputeAgent {
                 // Before spawn: a spawn whose reply was lost (libvirtd restart) may have started it.
                 r.add('destroy the guest', () => this.driver.destroy(uuid));
                 await this.phase(actionId, 'compute_spawn', () =>
-                  this.driver.spawn(this.specFor(inst, image, disk)),
+                  this.specFor(inst, image, disk).then((spec) => this.driver.spawn(spec)),
                 );
                 await this.phase(actionId, 'compute_wait_for_started_event', () => started.promise);
                 await cancelIfDeleted(this.repos, uuid, this.deleteRequested);
@@ -290,7 +290,13 @@ export class ComputeManager implements ComputeAgent {
     });
   }
 
-  private specFor(inst: Instance, image: ImageRecord, rootDisk: InstanceSpec['rootDisk']): InstanceSpec {
+  private async specFor(
+    inst: Instance,
+    image: ImageRecord,
+    rootDisk: InstanceSpec['rootDisk'],
+  ): Promise<InstanceSpec> {
+    // The NUMA placement the scheduler claimed with the allocations (pinned CPUs, host cells).
+    const numa = (await this.repos.numa.placementOf(inst.uuid)) as InstanceSpec['numaPlacement'];
     return {
       uuid: inst.uuid,
       displayName: inst.displayName,
@@ -312,6 +318,7 @@ export class ComputeManager implements ComputeAgent {
       rootDisk,
       consoleLogPath: join(this.opts.instancesPath, inst.uuid, 'console.log'),
       network: { kind: 'none' },
+      ...(numa ? { numaPlacement: numa } : {}),
     };
   }
 

@@ -2,6 +2,7 @@
 // typo is a 400 when the flavor or image is written, not a failed boot later.
 import { badRequest } from '../errors/index.js';
 import { osloBool } from '../rules/boolean.js';
+import { parsePageSize } from '../virt/numa/request.js';
 
 /** oslo's strict boolean parsing (oslo_utils.strutils.bool_from_string(strict=True)). */
 export function parseOsloBool(v: string): boolean {
@@ -70,6 +71,33 @@ const IMAGE_HW: Record<string, Check> = {
   os_shutdown_timeout: (v) => (/^[0-9]{1,5}$/.test(v) ? undefined : 'must be a whole number of seconds'),
 };
 
+const pageSize: Check = (v) => {
+  try {
+    parsePageSize(v, 'page size');
+    return undefined;
+  } catch {
+    return 'must be small, large, any, or a page size such as 2048 (KiB), 2MB or 1GB';
+  }
+};
+const megabytes: Check = (v) =>
+  /^[1-9][0-9]{0,8}$/.test(v) ? undefined : 'must be a whole number of MB ≥ 1';
+
+/**
+ * The check for a guest NUMA key (hw:numa_nodes, hw:numa_cpus.N, hw:numa_mem.N,
+ * hw:mem_page_size, or the image's hw_* spelling), or undefined for other keys. Values only:
+ * whether the cells add up is checked with the flavor and image together at boot.
+ */
+function numaCheck(key: string, sep: ':' | '_'): Check | undefined {
+  const p = `hw${sep}`;
+  if (key === `${p}numa_nodes`) return positiveInt;
+  if (key === `${p}mem_page_size`) return pageSize;
+  if (key.startsWith(`${p}numa_cpus.`) || key.startsWith(`${p}numa_mem.`)) {
+    if (!/\.[0-9]{1,3}$/.test(key)) return () => `the node number after the dot must be 0, 1, …`;
+    return key.startsWith(`${p}numa_cpus.`) ? cpuSet : megabytes;
+  }
+  return undefined;
+}
+
 function checkTrait(key: string, value: string, what: string): void {
   const name = key.slice('trait:'.length);
   if (!TRAIT_NAME.test(name)) {
@@ -89,6 +117,12 @@ export function validateExtraSpec(key: string, value: string): void {
   if (key.startsWith('trait:')) return checkTrait(key, value, 'extra spec');
   if (key === 'hw:mem_encryption') {
     if (!isOsloBool(value)) throw badRequest(`extra spec hw:mem_encryption=${value}: ${bool(value)}.`);
+    return;
+  }
+  const numa = numaCheck(key, ':');
+  if (numa) {
+    const err = numa(value);
+    if (err) throw badRequest(`extra spec ${key}=${value}: ${err}.`);
     return;
   }
   if (key.startsWith('hw:cpu_')) {
@@ -114,7 +148,7 @@ export function validateExtraSpec(key: string, value: string): void {
 /** Validates the image properties Kestrel interprets (hw_*, os_secure_boot, trait:*). */
 export function validateImageProperty(key: string, value: string): void {
   if (key.startsWith('trait:')) return checkTrait(key, value, 'image property');
-  const check = IMAGE_HW[key] ?? IMAGE_CPU[key];
+  const check = IMAGE_HW[key] ?? IMAGE_CPU[key] ?? numaCheck(key, '_');
   if (check) {
     const err = check(value);
     if (err) throw badRequest(`image property ${key}=${value}: ${err}.`);

@@ -213,6 +213,17 @@ export interface AllocationTable {
   used: number;
 }
 
+export interface ProviderNumaTopologyTable {
+  provider_uuid: string;
+  topology: string;
+}
+
+export interface NumaPlacementTable {
+  consumer_uuid: string;
+  provider_uuid: string;
+  placement: string;
+}
+
 export interface ServiceTable {
   id: number;
   host: string;
@@ -247,5 +258,7 @@ export interface Database {
   inventories: InventoryTable;
   provider_traits: ProviderTraitTable;
   allocations: AllocationTable;
+  provider_numa_topologies: ProviderNumaTopologyTable;
+  numa_placements: NumaPlacementTable;
   services: ServiceTable;
 }

@@ -9,6 +9,7 @@ import { ComputeManager } from '../compute/manager.js';
 import type { ComputeAgent } from '../compute/agent.js';
 import type { RootDisks } from '../compute/disks.js';
 import { publishHost, defaultRatios, type AllocationRatios } from '../compute/resources.js';
+import type { CpuSetOptions } from '../virt/numa/host.js';
 import { IdentityService, type Endpoints } from '../control/identity.js';
 import { FlavorService } from '../control/flavors.js';
 import { ImageService } from '../control/images.js';
@@ -40,6 +41,8 @@ export interface CoreOptions {
   hostIp?: string;
   /** Seconds between service heartbeats (default 10). */
   heartbeatSeconds?: number;
+  /** [compute] cpu_dedicated_set / cpu_shared_set and [DEFAULT] reserved_huge_pages. */
+  cpuSets?: CpuSetOptions;
   /** [libvirt] hw_machine_type: SEV requests are checked against it at the API (control/sev.ts). */
   machineTypes?: Record<string, string>;
   /** [DEFAULT] shelved_offload_time (default 0) and reclaim_instance_interval (default 0). */
@@ -107,7 +110,7 @@ export async function createCore(o: CoreOptions): Promise<Core> {
         log.warn({ err }, 'cannot read the disk backend capacity; DISK_GB keeps the instances_path size');
       }
     }
-    await publishHost(repos, status, o.ratios ?? defaultRatios, o.hostName);
+    await publishHost(repos, status, o.ratios ?? defaultRatios, o.hostName, o.cpuSets);
   };
   await refreshHost();
   const beat = async () => {

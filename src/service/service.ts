@@ -90,6 +90,11 @@ export async function startService(o: ServeOptions): Promise<RunningService> {
     hostName: c.DEFAULT.host,
     instancesPath,
     endpoints: () => endpoints,
+    cpuSets: {
+      dedicatedSet: c.compute.cpu_dedicated_set ?? undefined,
+      sharedSet: c.compute.cpu_shared_set ?? undefined,
+      reservedHugePages: c.DEFAULT.reserved_huge_pages as { node: string; size: string; count: string }[],
+    },
     ratios: {
       cpu: c.DEFAULT.cpu_allocation_ratio ?? c.DEFAULT.initial_cpu_allocation_ratio,
       ram: c.DEFAULT.ram_allocation_ratio ?? c.DEFAULT.initial_ram_allocation_ratio,

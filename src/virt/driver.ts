@@ -4,6 +4,7 @@
 import type { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { NumaPlacement } from './numa/fit.js';
+import type { HostCell } from './numa/host.js';
 
 /** Nova's power states (nova/compute/power_state.py), as stored and shown in the API. */
 export const PowerState = {
@@ -95,6 +96,8 @@ export interface HostStatus {
   /** Placement traits this host offers (CPU feature traits, HW_CPU_X86_AMD_SEV …). */
   traits: string[];
   memEncryptionSlots: number;
+  /** The host's NUMA cells (memory, page pools, CPUs with thread siblings), when known. */
+  numaCells?: HostCell[];
 }
 
 export type LifecycleKind =

@@ -10,6 +10,7 @@ import { FileImageStore } from '../../src/images/store/file.js';
 import type { RootDisks } from '../../src/compute/disks.js';
 import { createCore, type Core } from '../../src/service/core.js';
 import { bootstrap } from '../../src/service/bootstrap.js';
+import type { CpuSetOptions } from '../../src/virt/numa/host.js';
 
 export interface Reply {
   status: number;
@@ -99,6 +100,8 @@ export interface HarnessOptions {
   hostName?: string;
   /** Temp directory prefix, naming the area (default kt-service-api-). */
   tempPrefix?: string;
+  /** [compute] cpu_dedicated_set / cpu_shared_set of the compute host. */
+  cpuSets?: CpuSetOptions;
 }
 
 export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
@@ -121,6 +124,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
       region: 'RegionOne',
     }),
     startedTimeoutMs: 5000,
+    cpuSets: o.cpuSets,
   });
   await bootstrap(core.repos, { adminUser: 'admin', adminProject: 'admin', adminPassword: 'adminpw' });
   const demo = await core.repos.identity.createProject({ name: 'demo' });

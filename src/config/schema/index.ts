@@ -1,6 +1,7 @@
 // Every group Kestrel reads, in the order the docs list them, and the typed KestrelConfig.
 import { apiGroup } from './api.js';
 import { consoleGroup, consoleauthGroup, serialConsoleGroup, vncGroup } from './consoles.js';
+import { computeGroup } from './compute.js';
 import { databaseGroup } from './database.js';
 import { defaultGroup } from './default.js';
 import { glanceGroup } from './glance.js';
@@ -17,6 +18,7 @@ export const schema = {
   image_cache: imageCacheGroup,
   image_store: imageStoreGroup,
   workarounds: workaroundsGroup,
+  compute: computeGroup,
   api: apiGroup,
   database: databaseGroup,
   vnc: vncGroup,

@@ -10,7 +10,7 @@
 import { sql } from 'kysely';
 import type { ProviderState, Repositories } from '../../db/index.js';
 import type { ResourceRequest } from './request.js';
-import { HostTable, selectHost, type Selection } from './select.js';
+import { HostTable, selectHost, type Selection, type SelectOptions } from './select.js';
 
 interface Signature {
   count: number;
@@ -40,7 +40,7 @@ export class HostStateCache {
     return this.loading;
   }
 
-  async select(req: ResourceRequest, opts: { disabledHosts?: ReadonlySet<string> } = {}): Promise<Selection> {
+  async select(req: ResourceRequest, opts: SelectOptions = {}): Promise<Selection> {
     return selectHost(await this.current(), req, opts);
   }
 

@@ -3,11 +3,32 @@
 // MEM_ENCRYPTION_CONTEXT for encrypted memory, and required/forbidden traits from both.
 import { badRequest } from '../../errors/index.js';
 import { memEncryptionOn } from '../../rules/sev.js';
+import {
+  cpuResources,
+  guestNumaRequest,
+  NumaSpecError,
+  type GuestNumaRequest,
+} from '../../virt/numa/request.js';
 
 export interface ResourceRequest {
   resources: Record<string, number>;
   required: string[];
   forbidden: string[];
+  /** Guest NUMA cells, pinning and page size: placed on a host's cells in the claim. */
+  numa?: GuestNumaRequest;
+}
+
+/** The guest NUMA request of a flavor and image, or a 400 naming the property to change. */
+export function numaRequestOf(
+  flavor: FlavorForRequest & { name?: string },
+  imageProperties: Record<string, string>,
+): GuestNumaRequest | undefined {
+  try {
+    return guestNumaRequest(flavor, imageProperties);
+  } catch (e) {
+    if (e instanceof NumaSpecError) throw badRequest(e.message);
+    throw e;
+  }
 }
 
 export interface FlavorForRequest {
@@ -24,8 +45,11 @@ export function buildResourceRequest(
   imageProperties: Record<string, string>,
   imageSizeGb = 0,
 ): ResourceRequest {
+  const numa = numaRequestOf(flavor, imageProperties);
+  const cpus = cpuResources(flavor, numa);
   const resources: Record<string, number> = {
-    VCPU: flavor.vcpus,
+    VCPU: cpus.vcpu,
+    PCPU: cpus.pcpu,
     MEMORY_MB: flavor.memoryMb,
     // root_gb 0 means "the image's size" (Nova), so the image's virtual size is claimed.
     DISK_GB: (flavor.rootGb || imageSizeGb) + flavor.ephemeralGb + Math.ceil(flavor.swapMb / 1024),
@@ -61,5 +85,10 @@ export function buildResourceRequest(
     }
   }
   for (const k of Object.keys(resources)) if (resources[k] === 0) delete resources[k];
-  return { resources, required: [...required].sort(), forbidden: [...forbidden].sort() };
+  return {
+    resources,
+    required: [...required].sort(),
+    forbidden: [...forbidden].sort(),
+    ...(numa ? { numa } : {}),
+  };
 }

@@ -144,18 +144,27 @@ export class HostTable {
   }
 }
 
+export interface SelectOptions {
+  disabledHosts?: ReadonlySet<string>;
+  /** Hosts already found unfit for a reason the table does not see (NUMA cells), by name. */
+  excluded?: ReadonlyMap<string, string>;
+}
+
 export function selectHost(
   hosts: readonly ProviderState[] | HostTable,
   req: ResourceRequest,
-  opts: { disabledHosts?: ReadonlySet<string> } = {},
+  opts: SelectOptions = {},
 ): Selection {
   const table = hosts instanceof HostTable ? hosts : new HostTable(hosts);
-  const i = table.best(req, opts.disabledHosts);
+  const skip = opts.excluded?.size
+    ? new Set([...(opts.disabledHosts ?? []), ...opts.excluded.keys()])
+    : opts.disabledHosts;
+  const i = table.best(req, skip);
   if (i >= 0) return { ok: true, provider: table.providers[i] };
   // Only on failure: say why, per host (the expensive strings are built once, here).
   const failures = table.providers.map((p) => ({
     host: p.name,
-    reason: firstFailure(p, req, opts.disabledHosts)!,
+    reason: firstFailure(p, req, opts.disabledHosts) ?? opts.excluded?.get(p.name) ?? 'unfit',
   }));
   return { ok: false, failures };
 }

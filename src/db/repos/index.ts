@@ -7,6 +7,7 @@ import { FlavorRepo } from './flavors.js';
 import { ImageRepo } from './images.js';
 import { InstanceRepo } from './instances.js';
 import { KeypairRepo } from './keypairs.js';
+import { NumaRepo } from './numa.js';
 import { PlacementRepo } from './placement.js';
 import { ServiceRepo } from './services.js';
 
@@ -17,6 +18,7 @@ export class Repositories {
   readonly instances: InstanceRepo;
   readonly keypairs: KeypairRepo;
   readonly placement: PlacementRepo;
+  readonly numa: NumaRepo;
   readonly services: ServiceRepo;
 
   constructor(readonly db: Db) {
@@ -26,6 +28,7 @@ export class Repositories {
     this.instances = new InstanceRepo(db);
     this.keypairs = new KeypairRepo(db);
     this.placement = new PlacementRepo(db);
+    this.numa = new NumaRepo(db);
     this.services = new ServiceRepo(db);
   }
 

@@ -169,6 +169,8 @@ export class PlacementRepo {
   async deleteAllocations(consumer: string): Promise<void> {
     const providers = new Set((await this.allocationsOf(consumer)).map((a) => a.provider));
     await this.db.deleteFrom('allocations').where('consumer_uuid', '=', consumer).execute();
+    // A NUMA guest's pinned CPUs and pages are part of what it holds (db/repos/numa.ts).
+    await this.db.deleteFrom('numa_placements').where('consumer_uuid', '=', consumer).execute();
     for (const p of providers) await this.bump(p);
   }
 

@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { Duplex } from 'node:stream';
 import { silentLogger, type Logger } from '../../util/log.js';
+import type { HostCell } from '../numa/host.js';
 import {
   PowerState,
   type DisplayEndpoint,
@@ -17,6 +18,7 @@ import {
 } from '../driver.js';
 import { VirtError, instanceNotFound } from '../errors.js';
 import { buildDomain, type GuestPolicy, type HostFacts } from '../libvirt/configure/index.js';
+import type { Domain } from '../libvirt/domain/types.js';
 import { AGENT_CHANNEL } from '../libvirt/configure/agent.js';
 import { domainNameFor } from '../naming.js';
 import { nestedConflict } from '../nested.js';
@@ -34,10 +36,13 @@ export interface FakeDriverOptions {
   agentConnectDelayMs?: number;
   namePrefix?: string;
   log?: Logger;
+  /** NUMA cells the fake host reports (e.g. a recorded two-socket host); none by default. */
+  numaCells?: HostCell[];
 }
 
 interface FakeGuest {
   spec: InstanceSpec;
+  domain: Domain;
   name: string;
   state: PowerState;
   managedSave: boolean;
@@ -100,6 +105,7 @@ export class FakeDriver implements HypervisorDriver {
       },
       traits: ['HW_CPU_X86_AVX', 'HW_CPU_X86_AVX2', 'HW_CPU_X86_SSE', 'HW_CPU_X86_SSE2', 'HW_CPU_X86_VMX'],
       memEncryptionSlots: 0,
+      ...(this.opts.numaCells ? { numaCells: this.opts.numaCells } : {}),
     };
   }
 
@@ -178,6 +184,7 @@ export class FakeDriver implements HypervisorDriver {
     });
     const g: FakeGuest = {
       spec,
+      domain: dom,
       name,
       state: PowerState.SHUTDOWN,
       managedSave: false,
@@ -395,6 +402,11 @@ export class FakeDriver implements HypervisorDriver {
   }
 
   /** Test hook: the guest powers itself off (as `poweroff` inside it would). */
+  /** The domain the configurators built for a guest (what the libvirt driver would define). */
+  definedDomain(uuid: string): Domain | undefined {
+    return this.guests.get(uuid)?.domain;
+  }
+
   simulateGuestPowerOff(uuid: string): void {
     const g = this.get(uuid);
     if (g.state !== PowerState.RUNNING) return;

@@ -2,6 +2,8 @@
 // arch offers per domain type, and the feature list of an expanded CPU definition.
 import { attr, child, children, parseXml, text } from './domain/parse.js';
 import { xmlDocument } from './domain/render.js';
+import type { HostCell } from '../numa/host.js';
+import { parseHostCells } from './numa-caps.js';
 
 export interface HostCapabilities {
   arch: string;
@@ -11,6 +13,8 @@ export interface HostCapabilities {
   hostCpuXml: string;
   /** Per guest arch: emulator, and domain types (qemu, kvm) with their machine types alias → canonical. */
   guests: Record<string, { emulator: string; domainTypes: Record<string, Record<string, string>> }>;
+  /** <host><topology>: NUMA cells with their CPUs and page pools. */
+  numaCells: HostCell[];
 }
 
 function machines(node: unknown): Record<string, string> {
@@ -55,7 +59,7 @@ export function parseCapabilities(xml: string): HostCapabilities {
       guests[name] = entry;
     }
   }
-  return { arch, cpuModel: model, cpuVendor: vendor, hostCpuXml, guests };
+  return { arch, cpuModel: model, cpuVendor: vendor, hostCpuXml, guests, numaCells: parseHostCells(xml) };
 }
 
 /** The enabled feature names of a <cpu> definition (e.g. a baseline with EXPAND_FEATURES). */

@@ -73,6 +73,7 @@ export class HostStatusReader {
         features: [...host.hostCpuFeatures],
       },
       ...(await this.sevStatus()),
+      ...(caps.numaCells.length ? { numaCells: caps.numaCells } : {}),
     };
   }
 

@@ -1,6 +1,6 @@
 // The host's NUMA cells from libvirt's capabilities XML (<host><topology><cells>): memory,
 // huge-page pools and CPUs with their thread siblings.
-import { parseCpuSet } from '../numa/cpuset.js';
+import { parseCpuSet } from '../../util/cpuset.js';
 import type { HostCell } from '../numa/host.js';
 import { attr, child, children, parseXml, text } from './domain/parse.js';
 

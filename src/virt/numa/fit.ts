@@ -5,7 +5,7 @@
 // names the guest cell and what each host cell lacked, so "No valid host" explains itself.
 import type { GuestCell, GuestNumaRequest } from './request.js';
 import type { HostCell, HostNumaTopology } from './host.js';
-import { formatCpuSet } from './cpuset.js';
+import { formatCpuSet } from '../../util/cpuset.js';
 
 export interface CellPlacement {
   guestCell: number;

@@ -2,7 +2,7 @@
 // cell its memory, huge-page pools and CPUs with their sibling threads; and the operator's
 // CPU sets ([compute] cpu_dedicated_set / cpu_shared_set) and reserved huge pages applied to it.
 // Plain JSON, so the compute host can publish it and the scheduler can read it from the database.
-import { parseCpuSet } from './cpuset.js';
+import { parseCpuSet } from '../../util/cpuset.js';
 
 export interface HostCpu {
   id: number;

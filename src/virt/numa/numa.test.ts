@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { formatCpuSet, parseCpuSet } from './cpuset.js';
+import { formatCpuSet, parseCpuSet } from '../../util/cpuset.js';
 import { guestNumaRequest, cpuResources, NumaSpecError, type NumaFlavor } from './request.js';
 import { applyCpuSets } from './host.js';
 import { fitGuest, usageOf, type NumaPlacement } from './fit.js';

@@ -3,7 +3,7 @@
 // hw:cpu_thread_policy, hw:cpu_dedicated_mask and hw:mem_page_size, and their hw_* image
 // properties. Pure: the API turns a NumaSpecError into a 400 naming the property, and the
 // domain configurator calls the same function, so no rule is written twice.
-import { parseCpuSet } from './cpuset.js';
+import { parseCpuSet } from '../../util/cpuset.js';
 
 export type CpuPolicy = 'shared' | 'dedicated' | 'mixed';
 export type ThreadPolicy = 'prefer' | 'isolate' | 'require';

@@ -2,7 +2,7 @@
 // rule functions the API validates with), and — when the scheduler placed the guest on host
 // cells — <cputune> (pinned vCPUs, floating vCPUs on their cell's shared CPUs, emulator
 // threads), <numatune> (memory strictly from those cells) and <memoryBacking><hugepages>.
-import { formatCpuSet } from '../../numa/cpuset.js';
+import { formatCpuSet } from '../../../util/cpuset.js';
 import { hostNodeset } from '../../numa/fit.js';
 import { guestNumaRequest } from '../../numa/request.js';
 import type { Domain } from '../domain/types.js';
