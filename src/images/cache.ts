@@ -20,12 +20,6 @@ import { qemuImgConvert } from './qemu-img.js';
 /** Where the cache gets image bytes: the Image service's store today, an RBD export later. */
 export interface ImageSource {
   open(imageId: string): Readable | Promise<Readable>;
-  /**
-   * Optional: writes the whole image at path itself (a program that writes files, such as
-   * `rbd export`, without streaming it through this process) and resolves true; or resolves
-   * false having left nothing at path, and the cache then reads open().
-   */
-  fetchToFile?(imageId: string, path: string): Promise<boolean>;
 }
 
 export interface ImageCacheOptions {
@@ -151,10 +145,8 @@ export class ImageCache {
     try {
       await rm(part, { force: true }); // we hold the lock: any part file is a crashed fetch's
       await rm(converted, { force: true });
-      if (!(await this.opts.source.fetchToFile?.(imageId, part))) {
-        const data = await this.opts.source.open(imageId);
-        await pipeline(data, createWriteStream(part, { flags: 'wx', mode: 0o644 }));
-      }
+      const data = await this.opts.source.open(imageId);
+      await pipeline(data, createWriteStream(part, { flags: 'wx', mode: 0o644 }));
       const r = await checkImage(part, {
         declaredFormat: opts.declaredFormat,
         maxVirtualSize: this.opts.maxVirtualSize,

@@ -32,4 +32,5 @@ test('only rbd:// locations are tried, and none when disabled', async () => {
   const on = new RbdDirectDownload({ enabled: true });
   // No rbd:// location: nothing is run, nothing is written.
   assert.equal(await on.downloadToPath('x', ['http://a/b', 'file:///c'], '/nonexistent/x'), undefined);
+  assert.equal(await on.openFirst('x', []), undefined);
 });

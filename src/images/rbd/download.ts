@@ -77,9 +77,6 @@ export class RbdDirectDownload {
     return [
       'export',
       '--no-progress',
-      // Objects read at once: librbd's default (10) leaves the OSDs idle between replies.
-      '--rbd-concurrent-management-ops',
-      String(this.opts.concurrentOps ?? 32),
       '--pool',
       loc.pool,
       '--image',
@@ -122,6 +119,64 @@ export class RbdDirectDownload {
     return undefined;
   }
 
+  /**
+   * Opens an export of the first location that answers as a stream (no temporary copy: the cache
+   * writes it into its own part file). A location counts as working once its first bytes arrive;
+   * a failure after that fails the stream, and the cache removes its part file.
+   */
+  async openFirst(imageId: string, locations: readonly string[]): Promise<Readable | undefined> {
+    if (!this.opts.enabled) return undefined;
+    const failures: string[] = [];
+    for (const url of locations.filter(isRbdUrl)) {
+      try {
+        return await this.openOne(url);
+      } catch (e) {
+        failures.push(`${url}: ${describe(e)}`);
+      }
+    }
+    this.logFallback(imageId, failures);
+    return undefined;
+  }
+
+  private openOne(url: string): Promise<Readable> {
+    const args = this.exportArgs(url, '-');
+    const child = this.cli.rbdSpawn(args);
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr = (stderr + s).slice(-4000)));
+    const exitCode = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const failure = (why: string): Error =>
+      new Error(
+        `rbd export failed (${why}): ${stderr.trim().split('\n').slice(-2).join(' ') || 'no message'}`,
+      );
+    // Failures after the first bytes end the stream with an error (the cache drops its part file).
+    void exitCode.then((code) => {
+      if (code !== 0 && !child.stdout.destroyed) child.stdout.destroy(failure(`exit ${code}`));
+    });
+    child.stdout.on('close', () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+    });
+    const firstByteMs = (this.cli.conn.connectTimeoutSec + 15) * 1000;
+    return new Promise<Readable>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(failure(`no data within ${firstByteMs} ms`));
+      }, firstByteMs);
+      child.on('error', (e) => {
+        clearTimeout(timer);
+        reject(failure(e.message));
+      });
+      child.stdout.once('readable', () => {
+        clearTimeout(timer);
+        if (child.stdout.readableLength > 0) {
+          resolve(child.stdout);
+          return;
+        }
+        // End of data without a byte: an empty image, or a failure; the exit code tells.
+        void exitCode.then((code) => (code === 0 ? resolve(child.stdout) : reject(failure(`exit ${code}`))));
+      });
+    });
+  }
+
   private logFallback(imageId: string, failures: string[]): void {
     if (failures.length === 0) return;
     this.log.warn(
@@ -132,9 +187,8 @@ export class RbdDirectDownload {
 }
 
 /**
- * An ImageSource for the compute image cache: with direct download enabled and rbd:// locations,
- * `rbd export` writes the cache's file itself (fetchToFile: no pipe, no copy through Node, and
- * rbd keeps zero runs as holes); the normal source (the Image API / store) otherwise.
+ * An ImageSource for the compute image cache: RBD export first when enabled and the image has
+ * rbd:// locations, the normal source (the Image API / store) otherwise.
  */
 export class RbdFirstImageSource implements ImageSource {
   constructor(
@@ -144,13 +198,12 @@ export class RbdFirstImageSource implements ImageSource {
     private readonly fallback: ImageSource,
   ) {}
 
-  async fetchToFile(imageId: string, path: string): Promise<boolean> {
-    if (!this.download.opts.enabled) return false;
-    const locations = await this.locationsOf(imageId).catch(() => [] as string[]);
-    return (await this.download.downloadToPath(imageId, locations, path)) !== undefined;
-  }
-
-  open(imageId: string): Readable | Promise<Readable> {
+  async open(imageId: string): Promise<Readable> {
+    if (this.download.opts.enabled) {
+      const locations = await this.locationsOf(imageId).catch(() => [] as string[]);
+      const stream = await this.download.openFirst(imageId, locations);
+      if (stream) return stream;
+    }
     return this.fallback.open(imageId);
   }
 }
