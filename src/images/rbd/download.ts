@@ -25,7 +25,11 @@ export interface RbdDownloadOptions {
   /** `[glance] rbd_connect_timeout`, else `[libvirt] rbd_connect_timeout` (seconds, default 5). */
   connectTimeoutSec?: number;
   keyring?: string;
-  /** Objects read in parallel by one export (librbd's rbd_concurrent_management_ops; default 32, librbd's own is 10). */
+  /**
+   * Objects read in parallel by one export (`--rbd-concurrent-management-ops`); unset keeps
+   * librbd's own default (10). Against this one-OSD cluster 32 was slower than 10 (2.4 s vs
+   * 1.8 s for 512 MiB, medians of 6): more reads in flight only queue at the OSD.
+   */
   concurrentOps?: number;
   /** Bound on one whole export (default 30 min: images can be large). */
   exportTimeoutMs?: number;
@@ -74,9 +78,14 @@ export class RbdDirectDownload {
   /** The export argv of one location (Nova's: --pool from the URL, --image, --snap). */
   private exportArgs(url: string, target: string): string[] {
     const loc = parseRbdUrl(url);
+    const concurrency =
+      this.opts.concurrentOps === undefined
+        ? []
+        : ['--rbd-concurrent-management-ops', String(this.opts.concurrentOps)];
     return [
       'export',
       '--no-progress',
+      ...concurrency,
       '--pool',
       loc.pool,
       '--image',
@@ -121,7 +130,8 @@ export class RbdDirectDownload {
 
   /**
    * Opens an export of the first location that answers as a stream (no temporary copy: the cache
-   * writes it into its own part file). A location counts as working once its first bytes arrive;
+   * writes it into its own part file). Faster here than letting `rbd export` write the file
+   * itself (1.8 s vs 4.4 s for 512 MiB, medians of 6 interleaved runs). A location counts as working once its first bytes arrive;
    * a failure after that fails the stream, and the cache removes its part file.
    */
   async openFirst(imageId: string, locations: readonly string[]): Promise<Readable | undefined> {
