@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { formatProblems, loadConfig, type KestrelConfig } from '../../config/index.js';
 import { formatDoctorReport, runDoctor, type VirtTypeSetting } from '../../host/index.js';
 import { redactPaths, type Logger } from '../../util/log.js';
+import { textDestination, wantsText } from '../../util/log-format.js';
 import type { HypervisorDriver } from '../../virt/driver.js';
 import { FakeDriver } from '../../virt/fake/driver.js';
 import { LibvirtDriver } from '../../virt/libvirt/driver.js';
@@ -99,7 +100,10 @@ export function registerServeCommand(program: Command): void {
           level: config.DEFAULT.debug ? 'debug' : (process.env.KESTREL_LOG_LEVEL ?? 'info'),
           redact: { paths: redactPaths, censor: '[redacted]' },
         },
-        pino.destination(2),
+        // Readable lines on a terminal, JSON lines into files and pipes ([DEFAULT] log_format).
+        wantsText(config.DEFAULT.log_format, process.stderr)
+          ? textDestination(process.stderr)
+          : pino.destination(2),
       );
       const { driver, virtType, reason } = await makeDriver(opts.driver, config, log, opts.probe);
       try {

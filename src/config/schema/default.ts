@@ -153,5 +153,20 @@ export const defaultGroup = group(
       help: 'How many instances are synced at once during a power-state sync.',
     }),
     debug: bool({ default: false, help: 'Log at debug level.' }),
+    log_format: choice({
+      default: 'auto',
+      choices: [
+        {
+          value: 'auto',
+          help: 'Readable lines on a terminal, JSON lines when the log goes to a file or a pipe.',
+        },
+        { value: 'text', help: 'Readable lines (time, level, message, fields) always.' },
+        {
+          value: 'json',
+          help: "JSON lines always (pino's format, one object per line), for log collectors.",
+        },
+      ],
+      help: 'How kestrel serve writes its log on standard error.',
+    }),
   },
 );
