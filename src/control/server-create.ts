@@ -125,7 +125,8 @@ export async function createServers(
     return n;
   };
   const minCount = count(body.min_count, 'min_count');
-  const maxCount = count(body.max_count, 'max_count');
+  // Nova: max_count defaults to min_count when only min_count is given.
+  const maxCount = body.max_count === undefined ? minCount : count(body.max_count, 'max_count');
   if (minCount > maxCount) throw badRequest('min_count must be ≤ max_count.');
   if (maxCount > env.maxCount) throw badRequest(`max_count is at most ${env.maxCount}.`);
   const adminPass =

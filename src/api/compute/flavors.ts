@@ -5,6 +5,7 @@ import type { FlavorService } from '../../control/flavors.js';
 import { badRequest, notFound } from '../../errors/index.js';
 import { baseUrl, need, queryOf } from '../common.js';
 import { flavorBrief, flavorFull } from './views.js';
+import { osloBool } from '../../rules/boolean.js';
 
 const U = Type.Unknown();
 const FlavorCreate = Type.Object(
@@ -99,9 +100,13 @@ export function registerFlavorRoutes(app: FastifyInstance, flavors: FlavorServic
   }));
   app.post('/v2.1/flavors', { schema: { body: FlavorCreate } }, async (req) => {
     const f = (req.body as { flavor: Record<string, unknown> }).flavor;
-    const isPublic = f['os-flavor-access:is_public'];
-    if (isPublic !== undefined && typeof isPublic !== 'boolean') {
-      throw badRequest('os-flavor-access:is_public must be true or false.');
+    // Nova's parameter_types.boolean: true/false or a boolean word ("True", "false", "1", "on" …).
+    const rawPublic = f['os-flavor-access:is_public'];
+    const isPublic = typeof rawPublic === 'string' ? osloBool(rawPublic) : rawPublic;
+    if (rawPublic !== undefined && typeof isPublic !== 'boolean') {
+      throw badRequest(
+        `os-flavor-access:is_public must be a boolean (true, false, "True", "false", "1", "0", "yes", "no", "on", "off"), not ${JSON.stringify(rawPublic)}.`,
+      );
     }
     const rx = f.rxtx_factor;
     if (rx !== undefined && (typeof rx !== 'number' || !(rx > 0)))

@@ -1,5 +1,6 @@
 // Inspector first, qemu-img second: qemu-img runs only on an image the inspector accepted, with
 // the format given explicitly and under resource limits, and must agree with the inspector.
+import { stat } from 'node:fs/promises';
 import { inspectImage, type InspectOptions } from './inspect.js';
 import { finding, type Finding, type InspectResult } from './types.js';
 import { VMDK_ALLOWED_CREATE_TYPES } from './vmdk.js';
@@ -17,6 +18,30 @@ export async function checkImage(path: string, opts: CheckOptions = {}): Promise
   const extra = await qemuSecondOpinion(path, result, opts.qemuImgInfo ?? qemuImgInfo);
   if (extra.length === 0) return result;
   return { ...result, safe: false, findings: [...result.findings, ...extra] };
+}
+
+/**
+ * Disk formats Kestrel never boots as a disk: a kernel (aki), a ramdisk (ari), and the AMI
+ * machine image whose kernel and ramdisk are separate images. Glance stores their data without
+ * the disk inspection; the image cache still inspects whatever a boot uses as its disk.
+ */
+export const NON_DISK_FORMATS: readonly string[] = ['aki', 'ari', 'ami'];
+
+/** The check of an upload: checkImage, except for the formats that are not disks. */
+export async function checkUpload(path: string, opts: CheckOptions = {}): Promise<InspectResult> {
+  const declared = opts.declaredFormat?.toLowerCase();
+  if (declared === undefined || !NON_DISK_FORMATS.includes(declared)) return checkImage(path, opts);
+  const st = await stat(path);
+  return {
+    format: 'raw',
+    declaredFormat: declared,
+    virtualSize: st.size,
+    actualSize: st.blocks * 512,
+    fileSize: st.size,
+    safe: true,
+    findings: [],
+    details: { diskChecks: `none: ${declared} is not booted as a disk` },
+  };
 }
 
 export async function qemuSecondOpinion(
@@ -42,9 +67,11 @@ export async function qemuSecondOpinion(
   const expectedFormat = qemuFormatName(result.format);
   if (q.format !== expectedFormat)
     disagree(`qemu-img reads format ${q.format}, the inspector ${expectedFormat}`);
-  // A raw image's (or ISO's) size to QEMU is the file size; the ISO's own size may differ.
+  // A raw image's (or ISO's) size to QEMU is the file size, rounded up to a whole 512-byte
+  // sector (QEMU's block layer counts sectors); the ISO's own size may differ.
   const expectedSize = expectedFormat === 'raw' ? result.fileSize : result.virtualSize;
-  if (q['virtual-size'] !== expectedSize) {
+  const sectorRounded = expectedFormat === 'raw' && q['virtual-size'] === Math.ceil(expectedSize / 512) * 512;
+  if (q['virtual-size'] !== expectedSize && !sectorRounded) {
     disagree(`qemu-img reads a virtual size of ${q['virtual-size']} bytes, the inspector ${expectedSize}`);
   }
   if (q['backing-filename'] !== undefined || q['full-backing-filename'] !== undefined) {

@@ -7,5 +7,5 @@ export {
   INSPECTABLE_DISK_FORMATS,
   type InspectOptions,
 } from './inspect.js';
-export { checkImage, qemuSecondOpinion, type CheckOptions } from './check.js';
+export { checkImage, checkUpload, NON_DISK_FORMATS, qemuSecondOpinion, type CheckOptions } from './check.js';
 export { VMDK_ALLOWED_CREATE_TYPES } from './vmdk.js';

@@ -15,7 +15,7 @@ import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { KeyedMutex } from '../../util/lock.js';
 import { silentLogger, type Logger } from '../../util/log.js';
-import { checkImage, type CheckOptions } from '../inspect/index.js';
+import { checkUpload, type CheckOptions } from '../inspect/index.js';
 import {
   assertValidImageId,
   ImageAlreadyStoredError,
@@ -98,7 +98,7 @@ export class RbdImageStore implements ImageStore {
       try {
         const started = performance.now();
         const counter = await this.receive(imageId, data, opts, tempImage, tempCopy, () => (imported = true));
-        const result = await checkImage(tempCopy, {
+        const result = await checkUpload(tempCopy, {
           declaredFormat: opts.declaredFormat,
           maxVirtualSize: opts.maxVirtualSize,
           qemuImgInfo: this.opts.qemuImgInfo,

@@ -11,7 +11,7 @@ import type { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { KeyedMutex } from '../../util/lock.js';
 import { silentLogger, type Logger } from '../../util/log.js';
-import { checkImage, type CheckOptions } from '../inspect/index.js';
+import { checkUpload, type CheckOptions } from '../inspect/index.js';
 import {
   assertValidImageId,
   ImageAlreadyStoredError,
@@ -92,7 +92,7 @@ export class FileImageStore implements ImageStore {
       if (e instanceof ImageError) throw e;
       throw new ImageUploadInterruptedError(imageId, e);
     }
-    const result = await checkImage(partPath, {
+    const result = await checkUpload(partPath, {
       declaredFormat: opts.declaredFormat,
       maxVirtualSize: opts.maxVirtualSize,
       qemuImgInfo: this.opts.qemuImgInfo,
