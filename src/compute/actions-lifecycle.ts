@@ -115,6 +115,7 @@ export class LifecycleOperations {
       ),
     );
     r.add('remove the new root disk', () => s.disks.delete(inst.uuid));
+    r.add('remove the config drive', () => s.guestFiles.remove(inst.uuid));
     const started = s.waitStarted(inst.uuid);
     try {
       await s.phase(actionId, 'compute_spawn', () =>
@@ -237,6 +238,7 @@ export class LifecycleOperations {
         } catch (e) {
           if (!isKestrelError(e, 'instance-not-found')) throw e;
         }
+        await s.guestFiles.remove(uuid);
         await s.disks.delete(uuid);
       });
       await s.repos.placement.deleteAllocations(uuid);

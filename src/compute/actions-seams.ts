@@ -7,6 +7,7 @@ import type { ImageStore } from '../images/store/store.js';
 import type { HypervisorDriver, InstanceSpec } from '../virt/driver.js';
 import type { Logger } from '../util/log.js';
 import type { RootDisks } from './disks.js';
+import type { GuestFiles } from './guest-files.js';
 
 export interface ManagerSeams {
   repos: Repositories;
@@ -15,12 +16,15 @@ export interface ManagerSeams {
   imageStore: ImageStore;
   host: string;
   instancesPath: string;
+  /** Config drive, kernel and ramdisk of each spawn; removed with the disks. */
+  guestFiles: GuestFiles;
   log: Logger;
   shutdownTimeoutSeconds: number;
   /** Runs fn as a timed event of the action (start, finish, result, traceback). */
   phase<T>(actionId: string, event: string, fn: () => Promise<T>): Promise<T>;
   /** Resolves on the guest's "started" event (or when it is seen running). */
   waitStarted(uuid: string): { promise: Promise<void>; cancel: () => void };
+  /** Builds the config drive and fetches kernel / ramdisk, then returns the driver's spec. */
   specFor(inst: Instance, image: ImageRecord, rootDisk: InstanceSpec['rootDisk']): Promise<InstanceSpec>;
 }
 

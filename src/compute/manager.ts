@@ -20,6 +20,7 @@ import { withRevert } from '../util/revert.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { ComputeAgent, PowerAction } from './agent.js';
 import type { RootDisks } from './disks.js';
+import { GuestFiles } from './guest-files.js';
 import { describeError, faultFrom } from './faults.js';
 import type { ManagerSeams } from './actions-seams.js';
 import { PowerWatch } from './reconcile-power.js';
@@ -41,6 +42,8 @@ export interface ComputeManagerOptions {
   shutdownTimeoutSeconds?: number;
   /** [vnc] server_proxyclient_address: where the console proxy reaches this host's TCP VNC displays. */
   vncProxyclientAddress?: string;
+  /** Config drive, kernel and ramdisk (default: drives only when asked, no kernel images). */
+  guestFiles?: GuestFiles;
 }
 
 interface ActionPlan {
@@ -106,12 +109,14 @@ export class ComputeManager implements ComputeAgent {
   readonly powerWatch: PowerWatch;
   /** Instances with a delete waiting for their lock: a build in progress gives way to it. */
   private readonly deleteRequested = new Set<string>();
+  private readonly guestFiles: GuestFiles;
 
   constructor(private readonly opts: ComputeManagerOptions) {
     this.host = opts.host;
     this.repos = opts.repos;
     this.driver = opts.driver;
     this.log = (opts.logger ?? silentLogger).child({ component: 'compute' });
+    this.guestFiles = opts.guestFiles ?? new GuestFiles(opts.repos, opts.instancesPath);
     this.powerWatch = new PowerWatch({
       repos: this.repos,
       driver: this.driver,
@@ -183,6 +188,7 @@ export class ComputeManager implements ComputeAgent {
         imageStore: this.opts.imageStore,
         host: this.host,
         instancesPath: this.opts.instancesPath,
+        guestFiles: this.guestFiles,
         log: this.log,
         shutdownTimeoutSeconds: this.opts.shutdownTimeoutSeconds ?? 60,
         phase: (a, e, f) => this.phase(a, e, f),
@@ -240,6 +246,7 @@ export class ComputeManager implements ComputeAgent {
               await this.repos.instances.update(uuid, { taskState: 'spawning' });
               const started = this.waitStarted(uuid);
               try {
+                r.add('remove the config drive', () => this.guestFiles.remove(uuid));
                 // Before spawn: a spawn whose reply was lost (libvirtd restart) may have started it.
                 r.add('destroy the guest', () => this.driver.destroy(uuid));
                 await this.phase(actionId, 'compute_spawn', () =>
@@ -290,6 +297,7 @@ export class ComputeManager implements ComputeAgent {
     });
   }
 
+  /** The driver's spec; builds the config drive and fetches kernel / ramdisk first (guest-files.ts). */
   private async specFor(
     inst: Instance,
     image: ImageRecord,
@@ -297,7 +305,9 @@ export class ComputeManager implements ComputeAgent {
   ): Promise<InstanceSpec> {
     // The NUMA placement the scheduler claimed with the allocations (pinned CPUs, host cells).
     const numa = (await this.repos.numa.placementOf(inst.uuid)) as InstanceSpec['numaPlacement'];
+    const files = await this.guestFiles.prepare(inst, image);
     return {
+      ...files,
       uuid: inst.uuid,
       displayName: inst.displayName,
       projectId: inst.projectId,
@@ -401,6 +411,7 @@ export class ComputeManager implements ComputeAgent {
       host: this.host,
       instancesPath: this.opts.instancesPath,
       imageCache,
+      guestFiles: this.guestFiles,
       logger: this.opts.logger,
     });
   }
@@ -418,6 +429,7 @@ export class ComputeManager implements ComputeAgent {
           } catch (e) {
             if (!isNotFound(e)) throw e;
           }
+          await this.guestFiles.remove(uuid);
           await this.opts.disks.delete(uuid);
         });
         await this.repos.placement.deleteAllocations(uuid);

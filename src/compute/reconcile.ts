@@ -28,6 +28,9 @@
 //   database restored from backup or a second service sharing instances_path — cases where
 //   destroying a guest could destroy data an operator still wants. Domains whose files are
 //   elsewhere belong to another Kestrel on the same libvirtd and are left alone.
+// - An instance's config drive (<instances_path>/<uuid>/disk.config) goes wherever its disk
+//   goes above; a live instance with a guest whose drive is missing (the file was lost) gets it
+//   rebuilt from the database, so the guest can start again.
 // - `<instances_path>/<uuid>/` directories that no live instance and no domain owns are removed.
 // - Disks the configured disk backend lists (DiskBackend.list: LVM volumes and RBD images live
 //   outside instances_path) whose instance is unknown to the database or deleted, and that no
@@ -43,6 +46,7 @@ import type { Instance, Repositories } from '../db/index.js';
 import { PowerState, type HypervisorDriver } from '../virt/driver.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { RootDisks } from './disks.js';
+import type { GuestFiles } from './guest-files.js';
 import { describeError } from './faults.js';
 import { closeAction, instanceRows, openActions, unfinishedSnapshots } from './reconcile-store.js';
 import { isKestrelError } from '../errors/index.js';
@@ -62,6 +66,8 @@ export interface ReconcileOptions {
   host: string;
   instancesPath: string;
   imageCache?: ReconcileImageCache;
+  /** Config drives: removed with the disks, restored when a live guest lost its own. */
+  guestFiles?: Pick<GuestFiles, 'remove' | 'restoreConfigDrive'>;
   logger?: Logger;
   /** Instances handled at once (driver calls overlap; default 8). */
   concurrency?: number;
@@ -97,6 +103,8 @@ export interface ReconcileReport {
   snapshotFilesRemoved: string[];
   /** Guests and disks of ERROR instances that never ran (a failed build's undo failed). */
   buildLeftoversRemoved: string[];
+  /** Live guests whose config drive file was missing: rebuilt from the database. */
+  configDrivesRestored: string[];
   /** Steps that failed (logged; reconciliation carries on with the rest). */
   failures: string[];
   ms: number;
@@ -123,6 +131,7 @@ function emptyReport(): ReconcileReport {
     snapshotsKilled: [],
     snapshotFilesRemoved: [],
     buildLeftoversRemoved: [],
+    configDrivesRestored: [],
     failures: [],
     ms: 0,
   };
@@ -175,6 +184,12 @@ export class Reconciler {
   }
 
   /** Destroys the guest if there is one (a missing guest is fine). */
+  /** The instance's disk and its config drive. */
+  private async removeDisks(uuid: string): Promise<void> {
+    await this.o.disks.delete(uuid);
+    await this.o.guestFiles?.remove(uuid);
+  }
+
   private async destroyGuest(uuid: string): Promise<void> {
     try {
       await this.o.driver.destroy(uuid);
@@ -257,7 +272,7 @@ export class Reconciler {
     const uuid = inst.uuid;
     if (inst.taskState === 'deleting') {
       await this.destroyGuest(uuid);
-      await this.o.disks.delete(uuid);
+      await this.removeDisks(uuid);
       await repos.placement.deleteAllocations(uuid);
       await repos.instances.markDeleted(uuid);
       this.report.deletesFinished.push(uuid);
@@ -278,7 +293,7 @@ export class Reconciler {
       }
       if (inst.host !== null) {
         await this.destroyGuest(uuid);
-        await this.o.disks.delete(uuid);
+        await this.removeDisks(uuid);
       }
       await repos.placement.deleteAllocations(uuid);
       await repos.instances.addFault(uuid, {
@@ -313,7 +328,7 @@ export class Reconciler {
       // A build that failed but whose undo could not remove the guest (libvirtd was away):
       // the instance never ran, its allocations are gone, so its guest and disk go too.
       await this.destroyGuest(uuid);
-      await this.o.disks.delete(uuid);
+      await this.removeDisks(uuid);
       await repos.instances.update(uuid, { powerState: PowerState.NOSTATE });
       this.report.buildLeftoversRemoved.push(uuid);
       this.log.warn({ instance: uuid }, 'removed the guest and disk a failed build left behind');
@@ -346,6 +361,14 @@ export class Reconciler {
       state = PowerState.RUNNING;
       this.log.info({ instance: uuid }, 'resumed a guest left paused by an interrupted snapshot');
     }
+    try {
+      if (await this.o.guestFiles?.restoreConfigDrive(inst)) {
+        this.report.configDrivesRestored.push(uuid);
+        this.log.warn({ instance: uuid }, 'rebuilt the missing config drive of a live guest');
+      }
+    } catch (e) {
+      this.failed(`rebuilding the config drive of ${uuid}`, e);
+    }
     const vmState = vmStateForPower(inst.vmState, state);
     if (task !== null || vmState !== inst.vmState || state !== inst.powerState) {
       if (state !== inst.powerState) this.report.powerStatesChanged++;
@@ -364,7 +387,7 @@ export class Reconciler {
       if (deleted === true) {
         try {
           await this.destroyGuest(uuid);
-          await this.o.disks.delete(uuid);
+          await this.removeDisks(uuid);
           this.report.domainsReaped.push(uuid);
           this.log.warn(
             { instance: uuid },

@@ -12,6 +12,7 @@ import { buildResourceRequest } from './scheduler/request.js';
 import { claimResources } from './scheduler/claim.js';
 import { validateGuestRequest } from './guest-request.js';
 import { faultFrom } from '../compute/faults.js';
+import { sanitizeHostname } from '../metadata/hostname.js';
 import {
   GiB,
   activeImageFromRef,
@@ -99,15 +100,8 @@ export async function createServers(
   if (body.personality !== undefined) {
     throw badRequest('personality (file injection) is not supported; use user_data.');
   }
-  if (body.user_data !== undefined && body.user_data !== null) {
-    if (
-      typeof body.user_data !== 'string' ||
-      body.user_data.length > 65535 ||
-      !/^[A-Za-z0-9+/=\s]*$/.test(body.user_data)
-    ) {
-      throw badRequest('user_data must be base64 text of at most 65535 characters.');
-    }
-  }
+  const userData = checkUserData(body.user_data);
+  const configDrive = checkConfigDrive(body.config_drive);
   const ip4 = body.accessIPv4 ?? '';
   const ip6 = body.accessIPv6 ?? '';
   if (typeof ip4 !== 'string' || (ip4 !== '' && !isIPv4(ip4)))
@@ -135,9 +129,12 @@ export async function createServers(
 
   const servers: Instance[] = [];
   for (let i = 0; i < maxCount; i++) {
+    const uuid = randomUUID();
+    const displayName = maxCount > 1 ? `${name}-${i + 1}` : name;
     const inst = await env.repos.instances.create({
-      uuid: randomUUID(),
-      displayName: maxCount > 1 ? `${name}-${i + 1}` : name,
+      uuid,
+      displayName,
+      hostname: sanitizeHostname(displayName, uuid),
       projectId: ctx.projectId,
       userId: ctx.userId,
       flavor: snapshot,
@@ -149,6 +146,9 @@ export async function createServers(
       accessIpv4: ip4,
       accessIpv6: ip6 === '' ? '' : normalizeV6(ip6),
       diskConfig: diskConfig as string,
+      userData,
+      configDrive,
+      launchIndex: i,
     });
     const action = await env.repos.instances.startAction({
       instanceUuid: inst.uuid,
@@ -220,7 +220,43 @@ function checkFit(flavor: FlavorSnapshot, image: ImageRecord): void {
   }
 }
 
-/** Encrypted memory (SEV) needs UEFI, q35, and a boot disk on virtio, SATA or SCSI. */
+/** Nova's limit on user_data: the base64 text, not the decoded bytes. */
+export const MAX_USER_DATA = 65535;
+
+/** user_data: base64 text (whitespace allowed, as Python's decoder takes it) of at most 65,535 characters. */
+export function checkUserData(v: unknown): string | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'string')
+    throw badRequest('Invalid input for field/attribute user_data: it must be a base64 string.');
+  if (v.length > MAX_USER_DATA) {
+    throw badRequest(
+      `Invalid input for field/attribute user_data: it is ${v.length} characters long, more than the ${MAX_USER_DATA} allowed. ` +
+        'Fix: send a smaller script (compress it: cloud-init reads gzip), or fetch the rest from the guest.',
+    );
+  }
+  const compact = v.replace(/\s+/g, '');
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(compact) || compact.length % 4 !== 0) {
+    throw badRequest(
+      "Invalid input for field/attribute user_data: it is not base64 text. Fix: send the file's content base64-encoded " +
+        '(openstack server create --user-data FILE does this).',
+    );
+  }
+  return v;
+}
+
+const TRUE = new Set(['true', 'True', 'TRUE', '1', 'yes', 'on', 't', 'y']);
+const FALSE = new Set(['false', 'False', 'FALSE', '0', 'no', 'off', 'f', 'n', '']);
+
+/** config_drive: a boolean, or the strings Nova's boolean type takes. */
+export function checkConfigDrive(v: unknown): boolean {
+  if (v === undefined || v === null) return false;
+  if (typeof v === 'boolean') return v;
+  if (typeof v === 'string' && TRUE.has(v)) return true;
+  if (typeof v === 'string' && FALSE.has(v)) return false;
+  throw badRequest(
+    `Invalid input for field/attribute config_drive: ${JSON.stringify(v)} is not a boolean. Fix: send true or false.`,
+  );
+}
 
 /** Schedules (claim in one transaction) and hands the build to the chosen host's agent. */
 async function scheduleAndBuild(

@@ -19,6 +19,7 @@ import { instanceSystemMetadata } from './migrations/0003-instance-system-metada
 import { instanceListIndexes } from './migrations/0004-instance-list-indexes.js';
 import { instanceListOrderIndex } from './migrations/0012-instance-list-order-index.js';
 import { numa } from './migrations/0008-numa.js';
+import { instanceGuestData } from './migrations/0007-instance-guest-data.js';
 
 export type DatabaseKind = 'sqlite' | 'postgresql';
 
@@ -43,6 +44,7 @@ const migrations: Record<string, Migration> = {
   '0004-instance-list-indexes': instanceListIndexes,
   '0012-instance-list-order-index': instanceListOrderIndex,
   '0008-numa': numa,
+  '0007-instance-guest-data': instanceGuestData,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -133,6 +133,12 @@ export interface InstanceTable {
   access_ipv4: string;
   access_ipv6: string;
   disk_config: string;
+  /** Base64 user data as received (migration 0007); read with InstanceRepo.userData. */
+  user_data?: string | null;
+  /** '' or 'True' (migration 0007). */
+  config_drive: string;
+  hostname: string;
+  launch_index: number;
   created_at: string;
   updated_at: string;
   launched_at: string | null;

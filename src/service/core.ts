@@ -7,7 +7,8 @@ import type { HypervisorDriver } from '../virt/driver.js';
 import type { ImageStore } from '../images/store/store.js';
 import { ComputeManager } from '../compute/manager.js';
 import type { ComputeAgent } from '../compute/agent.js';
-import type { RootDisks } from '../compute/disks.js';
+import type { BaseImages, RootDisks } from '../compute/disks.js';
+import { GuestFiles, type ConfigDrivePolicy } from '../compute/guest-files.js';
 import { publishHost, defaultRatios, type AllocationRatios } from '../compute/resources.js';
 import type { CpuSetOptions } from '../virt/numa/host.js';
 import { IdentityService, type Endpoints } from '../control/identity.js';
@@ -55,6 +56,10 @@ export interface CoreOptions {
   diskCapacity?: () => Promise<{ totalBytes: number }>;
   /** [image_store] show_image_direct_url / show_multiple_locations. */
   imageDisplay?: ApiDeps['imageDisplay'];
+  /** [DEFAULT] force_config_drive, config_drive_format, mkisofs_cmd, [api] dhcp_domain (default: drives only when asked). */
+  configDrive?: ConfigDrivePolicy;
+  /** The image cache, for AMI-style images' kernel_id / ramdisk_id (without it they are refused). */
+  bootImages?: BaseImages;
 }
 
 export interface Core {
@@ -84,6 +89,7 @@ export async function createCore(o: CoreOptions): Promise<Core> {
     logger: log,
     startedTimeoutMs: o.startedTimeoutMs,
     shutdownTimeoutSeconds: o.shutdownTimeoutSeconds,
+    guestFiles: new GuestFiles(repos, o.instancesPath, o.configDrive, o.bootImages),
   });
   const agents = new Map<string, ComputeAgent>([[o.hostName, manager]]);
   const identity = new IdentityService(repos, o.endpoints, o.tokenTtlSeconds);

@@ -116,6 +116,13 @@ export async function startService(o: ServeOptions): Promise<RunningService> {
       showDirectUrl: c.image_store.show_image_direct_url,
       showMultipleLocations: c.image_store.show_multiple_locations,
     },
+    configDrive: {
+      force: c.DEFAULT.force_config_drive,
+      format: c.DEFAULT.config_drive_format as 'iso9660' | 'vfat',
+      mkisofs: c.DEFAULT.mkisofs_cmd,
+      dhcpDomain: c.api.dhcp_domain ?? '',
+    },
+    bootImages: cache,
   });
   bound.core = core;
   await core.manager.reconcile(cache);

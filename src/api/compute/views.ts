@@ -80,7 +80,7 @@ export function serverFull(base: string, ctx: RequestContext, v: ServerView) {
     links: links(base, 'servers', i.uuid),
     'OS-DCF:diskConfig': i.diskConfig,
     key_name: i.keyName,
-    config_drive: '',
+    config_drive: i.configDrive ? 'True' : '',
     security_groups: [{ name: 'default' }],
     'OS-EXT-AZ:availability_zone': i.availabilityZone,
     'OS-SRV-USG:launched_at': novaMicros(i.launchedAt),

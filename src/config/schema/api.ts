@@ -26,6 +26,10 @@ export const apiGroup = group(
       help: 'Port of the Compute v2.1 API (catalog: http://host:8774/v2.1).',
     }),
     image_port: port({ default: 9292, help: 'Port of the Image v2 API (catalog: http://host:9292).' }),
+    dhcp_domain: str({
+      default: 'novalocal',
+      help: "Domain added to a guest's host name in its metadata (hostname test → test.novalocal); empty for none.",
+    }),
     region_name: str({ default: 'RegionOne', help: 'Region name in the service catalog.' }),
     auth_strategy: choice({
       default: 'keystone',

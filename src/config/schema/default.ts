@@ -152,6 +152,32 @@ export const defaultGroup = group(
       min: 1,
       help: 'How many instances are synced at once during a power-state sync.',
     }),
+    force_config_drive: bool({
+      default: true,
+      help:
+        "Give every guest a config drive, asked for or not. Kestrel's default is true (Nova's is false): " +
+        'the drive carries the SSH key, user data and host name with no network path to a metadata ' +
+        'service, so a cloud image is never left without its key. false: only servers created with ' +
+        '--config-drive true (or from an image with img_config_drive=mandatory) get one.',
+      related: ['DEFAULT.config_drive_format'],
+    }),
+    config_drive_format: choice({
+      default: 'iso9660',
+      choices: [
+        {
+          value: 'iso9660',
+          help: 'An ISO 9660 image labelled config-2, attached as a cdrom (what cloud-init expects first).',
+        },
+        { value: 'vfat', help: 'A 64 MiB VFAT image labelled config-2, attached as a read-only disk.' },
+      ],
+      help: 'Filesystem of the config drive.',
+      related: ['DEFAULT.force_config_drive', 'DEFAULT.mkisofs_cmd'],
+    }),
+    mkisofs_cmd: str({
+      default: 'genisoimage',
+      help: "The ISO 9660 builder for config drives; it must take genisoimage's flags (xorriso's mkisofs does).",
+      related: ['DEFAULT.config_drive_format'],
+    }),
     debug: bool({ default: false, help: 'Log at debug level.' }),
     log_format: choice({
       default: 'auto',

@@ -37,6 +37,12 @@ export interface Instance {
   accessIpv4: string;
   accessIpv6: string;
   diskConfig: string;
+  /** The guest gets a config drive (Nova's instances.config_drive). */
+  configDrive: boolean;
+  /** The guest's host name (the sanitised display name, fixed at create). */
+  hostname: string;
+  /** Position in its multi-create request (0 for a single server). */
+  launchIndex: number;
   createdAt: string;
   updatedAt: string;
   launchedAt: string | null;
@@ -60,7 +66,8 @@ export type NewInstance = Pick<
   | 'accessIpv4'
   | 'accessIpv6'
   | 'diskConfig'
->;
+> &
+  Partial<Pick<Instance, 'configDrive' | 'hostname' | 'launchIndex'>> & { userData?: string | null };
 
 export type InstancePatch = Partial<
   Pick<
@@ -76,6 +83,7 @@ export type InstancePatch = Partial<
     | 'accessIpv4'
     | 'accessIpv6'
     | 'diskConfig'
+    | 'configDrive'
     | 'launchedAt'
     | 'terminatedAt'
   >
@@ -145,6 +153,9 @@ function fromRow(r: InstanceTable): Instance {
     accessIpv4: r.access_ipv4,
     accessIpv6: r.access_ipv6,
     diskConfig: r.disk_config,
+    configDrive: r.config_drive === 'True',
+    hostname: r.hostname,
+    launchIndex: Number(r.launch_index),
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     launchedAt: r.launched_at,
@@ -159,7 +170,8 @@ const LIST_COLUMNS =
   'i.uuid, i.number, i.display_name, i.project_id, i.user_id, i.flavor_id, json(i.flavor_json), ' +
   'i.image_id, i.vm_state, i.task_state, i.power_state, i.host, i.node, i.availability_zone, ' +
   'i.key_name, json(i.metadata_json), i.reservation_id, i.locked, i.access_ipv4, i.access_ipv6, ' +
-  'i.disk_config, i.created_at, i.updated_at, i.launched_at, i.terminated_at, i.deleted, i.deleted_at';
+  'i.disk_config, i.created_at, i.updated_at, i.launched_at, i.terminated_at, i.deleted, i.deleted_at, ' +
+  'i.config_drive, i.hostname, i.launch_index';
 type ListTuple = [
   string,
   number,
@@ -188,6 +200,9 @@ type ListTuple = [
   string | null,
   number,
   string | null,
+  string,
+  string,
+  number,
 ];
 function fromTuple(t: ListTuple): Instance {
   return {
@@ -218,6 +233,9 @@ function fromTuple(t: ListTuple): Instance {
     terminatedAt: t[24],
     deleted: t[25] === 1,
     deletedAt: t[26],
+    configDrive: t[27] === 'True',
+    hostname: t[28],
+    launchIndex: t[29],
   };
 }
 
@@ -234,6 +252,7 @@ function patchRow(p: InstancePatch): Partial<InstanceTable> {
   if (p.accessIpv4 !== undefined) r.access_ipv4 = p.accessIpv4;
   if (p.accessIpv6 !== undefined) r.access_ipv6 = p.accessIpv6;
   if (p.diskConfig !== undefined) r.disk_config = p.diskConfig;
+  if (p.configDrive !== undefined) r.config_drive = p.configDrive ? 'True' : '';
   if (p.launchedAt !== undefined) r.launched_at = p.launchedAt;
   if (p.terminatedAt !== undefined) r.terminated_at = p.terminatedAt;
   return r;
@@ -266,6 +285,10 @@ export class InstanceRepo {
       access_ipv4: i.accessIpv4,
       access_ipv6: i.accessIpv6,
       disk_config: i.diskConfig,
+      user_data: i.userData ?? null,
+      config_drive: i.configDrive ? 'True' : '',
+      hostname: i.hostname ?? i.displayName,
+      launch_index: i.launchIndex ?? 0,
       created_at: now,
       updated_at: now,
       launched_at: null,
@@ -275,6 +298,21 @@ export class InstanceRepo {
     };
     await this.db.insertInto('instances').values(row).execute();
     return fromRow(row);
+  }
+
+  /** The base64 user data as the API received it, or null. */
+  async userData(uuid: string): Promise<string | null> {
+    const r = await this.db
+      .selectFrom('instances')
+      .select('user_data')
+      .where('uuid', '=', uuid)
+      .executeTakeFirst();
+    return r?.user_data ?? null;
+  }
+
+  /** Replaces the user data (rebuild at 2.57); null removes it. */
+  async setUserData(uuid: string, userData: string | null): Promise<void> {
+    await this.db.updateTable('instances').set({ user_data: userData }).where('uuid', '=', uuid).execute();
   }
 
   async get(uuid: string, opts: { includeDeleted?: boolean } = {}): Promise<Instance | undefined> {
