@@ -1,7 +1,7 @@
 // Start-up reconciliation: after `kestrel serve` stopped at any moment (kill -9 included),
 // the database, libvirt and the disk are brought back into agreement before the APIs listen.
 //
-// What happens to each thing found (the policy; src/compute/README.md says it for operators):
+// What happens to each thing found (the policy):
 //
 // - An instance left mid-build (vm_state building) is FINISHED when its guest exists and runs
 //   (the last build step, spawn, had completed: it becomes ACTIVE), else ROLLED BACK: its

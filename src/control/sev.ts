@@ -1,7 +1,7 @@
 // AMD SEV (memory encryption) at the API: the request surface (flavor hw:mem_encryption,
 // image hw_mem_encryption), every rule of src/rules/sev.ts checked here as its own 400 (the
 // driver runs the same rules), and the operations an SEV guest refuses (409). Nova checks the machine type from config only
-// on the compute host, where a miss becomes an unexplained "No valid host" (nova-facts §11);
+// on the compute host, where a miss becomes an unexplained "No valid host";
 // Kestrel checks it here, with the same default the driver will use.
 import { KestrelError, conflict } from '../errors/index.js';
 import { resolveMachineType, type MachineTypeChoice } from '../rules/machine.js';

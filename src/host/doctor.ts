@@ -201,7 +201,7 @@ function kvmProbeCheck(kvm: KvmProbeResult, tcg: KvmProbeResult): Check {
       KVM_PROBE_FIX,
     );
   }
-  // Acceleration slower than emulation is not acceleration (host-lab §4).
+  // Acceleration slower than emulation is not acceleration.
   if (tcg.ok && kvm.durationMs > tcg.durationMs * 3 + 1000) {
     return check(
       'kvm.functional',

@@ -1,6 +1,6 @@
 // /dev/kvm: present, group kvm, and usable by the QEMU user. The guide: "To check whether the
 // group is set to kvm, run: ls -l /dev/kvm. If it is not set to kvm, run: udevadm trigger".
-// host-lab §2: with /dev/kvm 0600 root:root, libvirt invalidates its QEMU capabilities on every
+// Measured on a lab host: with /dev/kvm 0600 root:root, libvirt invalidates its QEMU capabilities on every
 // API call and re-probes QEMU, so a create takes 50-90 s even for virt_type=qemu guests.
 import { formatMode, type DeviceStat, type StatFn } from './device-stat.js';
 import { canReadWrite, readGroups, readQemuAccount, type QemuAccount } from './users.js';

@@ -1,6 +1,6 @@
 // The functional KVM probe: start a tiny guest with QEMU directly (no libvirt) and see whether it
-// runs to a known output within a bound. Flags and modules are not enough: on a PVM host (host-lab
-// §4) /dev/kvm exists and real-mode code runs, but protected mode, a Linux kernel and OVMF do not.
+// runs to a known output within a bound. Flags and modules are not enough: on a PVM host
+// (KVM under another hypervisor's paravirtual layer) /dev/kvm exists and real-mode code runs, but protected mode, a Linux kernel and OVMF do not.
 //
 // The guest is a 64 KiB ROM given to QEMU as its BIOS, so nothing else runs (no SeaBIOS, whose
 // real-mode code alone takes seconds under PVM). It prints a line to COM1 at each stage —

@@ -1,4 +1,4 @@
-// libvirt reachable, and the libvirt and QEMU versions against Nova's minimums (nova-facts §1.2:
+// libvirt reachable, and the libvirt and QEMU versions against Nova's minimums (Nova's
 // init_host raises "Nova requires libvirt version X or greater" below MIN_*, and warns below
 // NEXT_MIN_*). Asked through Kestrel's own RPC client (src/libvirt/), as the driver asks them at
 // start-up: no command-line client, no output to parse.

@@ -1,4 +1,4 @@
-// AMD SEV: the kernel side (kvm_amd parameters `sev`, `sev_es`; nova-facts §6.3: "1" or "Y",
+// AMD SEV: the kernel side (kvm_amd parameters `sev`, `sev_es`; "1" or "Y",
 // newer kernels print Y) and libvirt's domain capabilities (`<features><sev supported='yes'>`).
 import { XMLParser } from 'fast-xml-parser';
 import { isParamEnabled, readModuleParam } from './module-params.js';
@@ -117,7 +117,7 @@ export function checkLibvirtSev(caps: DomainCapsSev | undefined, error: string |
   );
 }
 
-// ---- the host-capabilities seam the driver uses (nova-facts §6.3, §6.4) ------------------
+// ---- the host-capabilities seam the driver uses ------------------
 
 /** Fetches libvirt's domain capabilities XML for one guest arch + machine type. */
 export type DomainCapsFetcher = (arch: string, machine: string) => Promise<string>;
@@ -244,7 +244,7 @@ export class SevHostCapabilities {
 export const UNLIMITED_SLOTS = 2147483647;
 
 /**
- * The MEM_ENCRYPTION_CONTEXT inventory total (nova-facts §6.4): 0 without SEV; else
+ * The MEM_ENCRYPTION_CONTEXT inventory total: 0 without SEV; else
  * `[libvirt] num_memory_encrypted_guests` when set, never above the hardware's maxGuests
  * (more would only fail at launch, Nova's 2023 behaviour); else the detected maxGuests.
  */

@@ -1,4 +1,4 @@
-// Which [libvirt] virt_type Kestrel uses. Nova has no fallback (nova-facts §1.1: the operator
+// Which [libvirt] virt_type Kestrel uses. Nova has no fallback (the operator
 // sets virt_type=qemu by hand); Kestrel adds 'auto', decided by running a guest, not by flags.
 import { check, type Check, type VirtTypeDecision, type VirtTypeSetting } from './types.js';
 

@@ -1,4 +1,4 @@
-// The image cache manager (nova-facts §2.3, Nova's imagecache.py): every manager_interval it
+// The image cache manager (Nova's imagecache.py): every manager_interval it
 // touches the bases of images in use and removes originals nobody has used for
 // remove_unused_original_minimum_age_seconds (when remove_unused_base_images is set).
 // Removal takes the same locks as a fetch and re-checks the age inside them.

@@ -1,4 +1,4 @@
-// The compute host's image cache (nova-facts §2.2): `<instances_path>/_base/<sha1(image id)>`.
+// The compute host's image cache: `<instances_path>/_base/<sha1(image id)>`.
 // One fetch per image however many boots ask at once: an in-process KeyedMutex, then an
 // inter-process flock on `<instances_path>/locks/kestrel-<sha1>`, and a second look inside the
 // lock. A fetch streams into `<base>.part`, is inspected (headers, then qemu-img), converted

@@ -1,5 +1,5 @@
-// libvirt lifecycle events → Kestrel lifecycle events and power states (nova-facts §9.1,
-// libvirt-protocol A10). Stopped events are NOT delayed (Nova waits 15 s): the compute layer
+// libvirt lifecycle events → Kestrel lifecycle events and power states (as Nova maps
+// them). Stopped events are NOT delayed (Nova waits 15 s): the compute layer
 // wants a guest that powered itself off reported SHUTDOWN at once.
 import { PowerState, type LifecycleKind } from './driver.js';
 

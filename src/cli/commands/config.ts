@@ -1,4 +1,4 @@
-// `kestrel config check|docs` (issue 2): validate a configuration file; write the reference.
+// `kestrel config check|docs`: validate a configuration file; write the reference.
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';

@@ -1,5 +1,5 @@
-// Owned by the images work (issue 4): `kestrel image inspect`, registered on the shared
-// `image` command (the service work adds create/list/show/delete to it).
+// `kestrel image inspect`, registered on the shared `image` command (which also has the
+// API's create/list/show/delete).
 import type { Command } from 'commander';
 import { stat } from 'node:fs/promises';
 import { checkImage, INSPECTABLE_DISK_FORMATS, type InspectResult } from '../../images/inspect/index.js';

@@ -1,4 +1,4 @@
-// Disk backends by `[libvirt] images_type` (nova-facts §2.1): qcow2 (and `default` with
+// Disk backends by `[libvirt] images_type`: qcow2 (and `default` with
 // use_cow_images), flat (and its deprecated alias raw). LVM and RBD register themselves with
 // registerDiskBackend so that this file need not know them.
 import type { DiskBackend } from './backend.js';

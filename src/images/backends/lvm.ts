@@ -1,4 +1,4 @@
-// images_type=lvm (nova-facts §2.3 Lvm): the instance's root disk is the logical volume
+// images_type=lvm: the instance's root disk is the logical volume
 // `<images_volume_group>/<uuid>_disk`, sized max(image, flavor), with the cached base written
 // into its block device by `qemu-img convert -O raw`. Deleting clears the volume first
 // (`[libvirt] volume_clear` zero | shred | none over `volume_clear_size` MiB, 0 = all of it),

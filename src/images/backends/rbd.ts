@@ -1,4 +1,4 @@
-// images_type=rbd (nova-facts §2.3 Rbd): the instance's root disk is the RBD image
+// images_type=rbd: the instance's root disk is the RBD image
 // `<images_rbd_pool>/<uuid>_disk`. When the image is raw and stored in this same cluster (its
 // rbd:// location's fsid matches), the disk is a copy-on-write clone of the image's snapshot:
 // no download at all. Otherwise the cached base is imported (`rbd import`). The disk is grown to

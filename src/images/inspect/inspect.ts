@@ -1,5 +1,5 @@
-// The format inspector: detects the format from headers alone, then applies the safety rules
-// (nova-facts §8): every format's own refusals, the declared format must match the detected
+// The format inspector: detects the format from headers alone, then applies the safety rules:
+// every format's own refusals, the declared format must match the detected
 // one, and the virtual size must stay under a limit. It never opens a file an image names.
 import { BufferSource, FileSource } from './source.js';
 import {

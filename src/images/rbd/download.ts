@@ -1,4 +1,4 @@
-// Direct download of images from Ceph into the compute image cache (nova-facts §3; the guide's
+// Direct download of images from Ceph into the compute image cache (the guide's
 // "Direct download of images from Ceph"): with `[glance] enable_rbd_download`, each rbd://
 // location of the image is tried with `rbd export` before the Image API's HTTP download. Any
 // failure of a location (a malformed URL, an unreachable cluster, a missing snapshot, a timeout)

@@ -1,4 +1,4 @@
-// Start-up checks (nova-facts §1.2, §4.3): minimum versions, virt_type kvm really usable, CPU
+// Start-up checks: minimum versions, virt_type kvm really usable, CPU
 // mode/models/extra flags valid for this host. Each failure names what to change. Unlike Nova,
 // extra flags are checked in every cpu_mode (Nova skips them for host-model/host-passthrough).
 import { KVM_TROUBLESHOOTING } from '../../host/virt-type.js';

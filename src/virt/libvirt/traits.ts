@@ -1,4 +1,4 @@
-// CPU feature traits this host offers Placement (nova-facts §4.5): host-model/passthrough →
+// CPU feature traits this host offers Placement: host-model/passthrough →
 // the host's features; custom → the union of every configured model; none → the default
 // model; plus the extra flags. Only flags in the trait table become traits.
 import { CPU_TRAITS_MAPPING } from './configure/cpu-traits.js';

@@ -1,5 +1,5 @@
 // QEMU guest agent: hw_qemu_guest_agent (a flexible boolean) adds the virtio-serial channel
-// org.qemu.guest_agent.0 (nova-facts §7.2). libvirt picks the socket path itself.
+// org.qemu.guest_agent.0. libvirt picks the socket path itself.
 import { strictOsloBool } from '../../../rules/boolean.js';
 import type { Domain } from '../domain/types.js';
 import { imageProp, type BuildContext, type Configurator } from './context.js';

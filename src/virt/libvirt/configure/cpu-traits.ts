@@ -1,5 +1,5 @@
 // Placement CPU traits ↔ libvirt feature flags (Nova's CPU_TRAITS_MAPPING,
-// nova/virt/libvirt/utils.py; nova-facts §4.4).
+// nova/virt/libvirt/utils.py).
 export const CPU_TRAITS_MAPPING: Record<string, string> = {
   HW_CPU_X86_3DNOW: '3dnow',
   HW_CPU_X86_ABM: 'abm',

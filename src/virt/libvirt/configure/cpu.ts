@@ -1,5 +1,5 @@
 // <cpu>: cpu_mode (host-model default, host-passthrough, custom, none), the custom model chosen
-// by the flavor's and image's required traits, extra flags (+/-), topology (nova-facts §4.2, §4.4).
+// by the flavor's and image's required traits, extra flags (+/-), topology.
 import { VirtError } from '../../errors.js';
 import type { CpuFeature, Domain, DomainCpu } from '../domain/types.js';
 import { flagsForTraits, requiredTraits } from './cpu-traits.js';

@@ -1,6 +1,6 @@
 // Firmware: BIOS (SeaBIOS, libvirt's default) or UEFI (OVMF chosen from QEMU's firmware
 // descriptors). Secure Boot stays off unless the image/flavor requires it: the enrolled-keys
-// build refuses unsigned loaders ("Security Violation", host-lab §5). Each instance gets its
+// build refuses unsigned loaders (OVMF stops with "Security Violation"). Each instance gets its
 // own NVRAM file (removed with the instance), so stale variables never carry over.
 import { join } from 'node:path';
 import { VirtError } from '../../errors.js';

@@ -1,4 +1,4 @@
-// AMD SEV memory encryption (nova-facts §6.5): when the flavor (hw:mem_encryption) or image
+// AMD SEV memory encryption: when the flavor (hw:mem_encryption) or image
 // (hw_mem_encryption) asks for it, the guest gets <launchSecurity type='sev'> with policy
 // 0x0033 and the host's cbitpos / reducedPhysBits, locked memory, and iommu='on' on every
 // virtio device (virtio 1.0 devices must use the platform IOMMU to reach encrypted memory).
