@@ -134,4 +134,54 @@ describe('client compatibility: requests real clients send', () => {
       assert.equal((got.body as { status: string }).status, 'active', `${fmt}: ${got.text}`);
     }
   });
+
+  test("PUT /servers/{id} and rebuild answer Nova's shorter server view; hypervisors carry only schema keys", async () => {
+    const c = await h.call('compute', 'POST', '/v2.1/servers', {
+      token: h.admin,
+      body: { server: { name: 'kt-compat-shape', imageRef: image, flavorRef: '1' } },
+    });
+    const id = (c.body as { server: { id: string } }).server.id;
+    await h.waitFor(h.admin, id, (s) => s.status === 'ACTIVE');
+    const SHOW_KEYS = [
+      'id',
+      'name',
+      'status',
+      'tenant_id',
+      'user_id',
+      'metadata',
+      'hostId',
+      'image',
+      'flavor',
+      'created',
+      'updated',
+      'addresses',
+      'accessIPv4',
+      'accessIPv6',
+      'links',
+      'OS-DCF:diskConfig',
+      'progress',
+    ].sort();
+    const put = await h.call('compute', 'PUT', `/v2.1/servers/${id}`, {
+      token: h.admin,
+      body: { server: { name: 'kt-compat-shape2' } },
+    });
+    assert.equal(put.status, 200, put.text);
+    assert.deepEqual(Object.keys((put.body as { server: object }).server).sort(), SHOW_KEYS);
+    const rebuild = await h.call('compute', 'POST', `/v2.1/servers/${id}/action`, {
+      token: h.admin,
+      body: { rebuild: { imageRef: image } },
+    });
+    assert.equal(rebuild.status, 202, rebuild.text);
+    const keys = Object.keys((rebuild.body as { server: object }).server).filter((k) => k !== 'progress');
+    assert.deepEqual(keys.sort(), [...SHOW_KEYS.filter((k) => k !== 'progress'), 'adminPass'].sort());
+    await h.waitFor(h.admin, id, (s) => s.status === 'ACTIVE');
+    const full = await h.call('compute', 'GET', `/v2.1/servers/${id}`, { token: h.admin });
+    assert.ok('OS-EXT-STS:vm_state' in (full.body as { server: object }).server, 'GET keeps the full view');
+
+    const hv = await h.call('compute', 'GET', '/v2.1/os-hypervisors/detail', { token: h.admin });
+    const first = (hv.body as { hypervisors: Record<string, unknown>[] }).hypervisors[0];
+    assert.equal('mem_encryption_slots' in first, false);
+    const cpu = JSON.parse(String(first.cpu_info)) as { kestrel: Record<string, number> };
+    assert.equal(typeof cpu.kestrel.mem_encryption_slots, 'number');
+  });
 });

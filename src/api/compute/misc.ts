@@ -75,14 +75,14 @@ export function registerMiscRoutes(app: FastifyInstance, d: MiscDeps): void {
             local_gb: diskTotal,
             local_gb_used: used('DISK_GB'),
             free_disk_gb: diskTotal - used('DISK_GB'),
-            // AMD SEV guest slots (Kestrel extension): MEM_ENCRYPTION_CONTEXT total / used.
-            mem_encryption_slots: inv('MEM_ENCRYPTION_CONTEXT')?.total ?? 0,
-            mem_encryption_slots_used: used('MEM_ENCRYPTION_CONTEXT'),
             disk_available_least: inv('DISK_GB') ? capacityOf(inv('DISK_GB')) - used('DISK_GB') : 0,
             running_vms: instances.filter((i) => i.host === p.name).length,
             current_workload: instances.filter((i) => i.host === p.name && i.taskState !== null).length,
-            cpu_info: JSON.stringify(
-              st
+            // Nova's hypervisor schemas allow no extra keys; cpu_info is a JSON text whose
+            // content they leave open, so Kestrel's own figures (AMD SEV guest slots:
+            // MEM_ENCRYPTION_CONTEXT total / used) travel inside it.
+            cpu_info: JSON.stringify({
+              ...(st
                 ? {
                     arch: st.cpuInfo.arch,
                     model: st.cpuInfo.model,
@@ -90,8 +90,12 @@ export function registerMiscRoutes(app: FastifyInstance, d: MiscDeps): void {
                     features: st.cpuInfo.features,
                     topology: {},
                   }
-                : {},
-            ),
+                : {}),
+              kestrel: {
+                mem_encryption_slots: inv('MEM_ENCRYPTION_CONTEXT')?.total ?? 0,
+                mem_encryption_slots_used: used('MEM_ENCRYPTION_CONTEXT'),
+              },
+            }),
             service: { host: p.name, id: svc?.id ?? 0, disabled_reason: svc?.disabledReason ?? null },
           },
           servers: instances

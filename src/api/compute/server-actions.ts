@@ -7,7 +7,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ServerOperations } from '../../control/server-ops.js';
 import { baseUrl, need } from '../common.js';
-import { serverFull } from './views.js';
+import { serverShow } from './views.js';
 
 const ACTION = '/v2.1/servers/:id/action';
 const SERVER = '/v2.1/servers/:id';
@@ -38,7 +38,7 @@ export function registerServerActionRoutes(app: FastifyInstance, ops: ServerOper
         const view = await ops.env.servers.get(ctx, params.id);
         return reply
           .code(r.status)
-          .send({ server: { ...serverFull(baseUrl(req), ctx, view), adminPass: r.adminPass } });
+          .send({ server: { ...serverShow(baseUrl(req), ctx, view), adminPass: r.adminPass } });
       }
       return reply.code(r.status).send();
     }

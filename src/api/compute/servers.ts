@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import type { ServerService } from '../../control/servers.js';
 import { badRequest, notFound } from '../../errors/index.js';
 import { baseUrl, need, queryOf } from '../common.js';
-import { actionView, eventView, links, serverBrief, serverFull } from './views.js';
+import { actionView, eventView, links, serverBrief, serverFull, serverShow } from './views.js';
 
 const U = Type.Unknown();
 const O = (t = U) => Type.Optional(t);
@@ -102,7 +102,7 @@ export function registerServerRoutes(
         req.params.id,
         (req.body as { server: Record<string, unknown> }).server,
       );
-      return { server: serverFull(baseUrl(req), ctx, view) };
+      return { server: serverShow(baseUrl(req), ctx, view) };
     },
   );
   app.delete<{ Params: { id: string } }>('/v2.1/servers/:id', async (req, reply) => {

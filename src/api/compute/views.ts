@@ -59,7 +59,11 @@ function hostIdOf(projectId: string, host: string | null): string {
   return id;
 }
 
-export function serverFull(base: string, ctx: RequestContext, v: ServerView) {
+/**
+ * The server as Nova's update and rebuild replies show it (their view builder with every
+ * extension off): no OS-EXT-*, key_name, config_drive, security_groups, volumes.
+ */
+export function serverShow(base: string, ctx: RequestContext, v: ServerView) {
   const i = v.instance;
   const status = statusOf(i.vmState, i.taskState);
   const s: Record<string, unknown> = {
@@ -79,6 +83,18 @@ export function serverFull(base: string, ctx: RequestContext, v: ServerView) {
     accessIPv6: i.accessIpv6,
     links: links(base, 'servers', i.uuid),
     'OS-DCF:diskConfig': i.diskConfig,
+  };
+  if (PROGRESS_STATUSES.has(status)) s.progress = status === 'ACTIVE' ? 100 : 0;
+  if ((status === 'ERROR' || status === 'DELETED') && v.fault) s.fault = faultView(ctx, v.fault);
+  return s;
+}
+
+/** The server as GET /servers/{id} and /servers/detail show it (every 2.1 extension). */
+export function serverFull(base: string, ctx: RequestContext, v: ServerView) {
+  const i = v.instance;
+  const { fault, ...shown } = serverShow(base, ctx, v);
+  const s: Record<string, unknown> = {
+    ...shown,
     key_name: i.keyName,
     config_drive: i.configDrive ? 'True' : '',
     security_groups: [{ name: 'default' }],
@@ -90,24 +106,25 @@ export function serverFull(base: string, ctx: RequestContext, v: ServerView) {
     'OS-EXT-STS:power_state': i.powerState,
     'os-extended-volumes:volumes_attached': [],
   };
-  if (PROGRESS_STATUSES.has(status)) s.progress = status === 'ACTIVE' ? 100 : 0;
   if (ctx.isAdmin) {
     s['OS-EXT-SRV-ATTR:host'] = i.host;
     s['OS-EXT-SRV-ATTR:hypervisor_hostname'] = i.node;
     s['OS-EXT-SRV-ATTR:instance_name'] = `instance-${i.number.toString(16).padStart(8, '0')}`;
   }
-  if ((status === 'ERROR' || status === 'DELETED') && v.fault) {
-    const f: Record<string, unknown> = {
-      code: v.fault.code,
-      message: v.fault.message,
-      created: novaTime(v.fault.createdAt),
-    };
-    // Nova shows details to admins, and to everyone for non-500 faults; Kestrel's faults carry
-    // other 5xx codes too (503, 507), whose details are the host's and so for admins only.
-    if (ctx.isAdmin || v.fault.code < 500) f.details = v.fault.details;
-    s.fault = f;
-  }
+  if (fault !== undefined) s.fault = fault;
   return s;
+}
+
+function faultView(ctx: RequestContext, fault: NonNullable<ServerView['fault']>) {
+  const f: Record<string, unknown> = {
+    code: fault.code,
+    message: fault.message,
+    created: novaTime(fault.createdAt),
+  };
+  // Nova shows details to admins, and to everyone for non-500 faults; Kestrel's faults carry
+  // other 5xx codes too (503, 507), whose details are the host's and so for admins only.
+  if (ctx.isAdmin || fault.code < 500) f.details = fault.details;
+  return f;
 }
 
 export function actionView(a: InstanceAction) {
