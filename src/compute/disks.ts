@@ -2,7 +2,7 @@
 // delete, exported for snapshots. The disk backend `[libvirt] images_type` selects does the work
 // (src/images/backends: qcow2 overlay, flat copy, LVM volume, RBD image); the image cache
 // (src/images/cache.ts) keeps one base per image for the backends that need a local copy.
-import type { DiskSource } from '../virt/driver.js';
+import type { DiskSource } from '../disks/source.js';
 import type { CachedBase, DiskBackend } from '../images/backends/backend.js';
 import { Qcow2Backend } from '../images/backends/qcow2.js';
 import { KestrelError } from '../errors/index.js';

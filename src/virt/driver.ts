@@ -5,6 +5,7 @@ import type { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { NumaPlacement } from './numa/fit.js';
 import type { HostCell } from './numa/host.js';
+import type { DiskSource } from '../disks/source.js';
 
 /** Nova's power states (nova/compute/power_state.py), as stored and shown in the API. */
 export const PowerState = {
@@ -16,19 +17,6 @@ export const PowerState = {
   SUSPENDED: 7,
 } as const;
 export type PowerState = (typeof PowerState)[keyof typeof PowerState];
-
-/** Where an instance's root disk lives, as the disk backend created it. */
-export type DiskSource =
-  | { kind: 'file'; path: string; format: 'qcow2' | 'raw' }
-  | { kind: 'block'; path: string }
-  | {
-      kind: 'rbd';
-      pool: string;
-      image: string;
-      monitors: { host: string; port: number }[];
-      user: string;
-      secretUuid?: string;
-    };
 
 export interface FlavorSpec {
   id: string;

@@ -1,7 +1,7 @@
 // Disk backends: how an instance's root disk is made from a cached base image
 // (`[libvirt] images_type`: qcow2 default, flat (alias raw), lvm, rbd). Every backend passes
 // the same conformance suite (test/images/backend-conformance.ts).
-import type { DiskSource } from '../../virt/driver.js';
+import type { DiskSource } from '../../disks/source.js';
 
 /** A base image in the compute host's cache (`<instances_path>/_base/<sha1(image id)>`). */
 export interface CachedBase {

@@ -3,7 +3,7 @@
 // flavor's root disk. Raw, unless force_raw_images=False and the base is qcow2.
 import { randomBytes } from 'node:crypto';
 import { link, rm, stat, truncate } from 'node:fs/promises';
-import type { DiskSource } from '../../virt/driver.js';
+import type { DiskSource } from '../../disks/source.js';
 import { FlavorDiskSmallerThanImageError } from '../errors.js';
 import { qemuImgConvert, qemuImgResize } from '../qemu-img.js';
 import type { CreateDiskRequest, DiskBackend } from './backend.js';

@@ -12,7 +12,7 @@ import { access, rename, rm } from 'node:fs/promises';
 import { silentLogger, type Logger } from '../../util/log.js';
 import { runChecked } from '../../util/run.js';
 import { withRevert } from '../../util/revert.js';
-import type { DiskSource } from '../../virt/driver.js';
+import type { DiskSource } from '../../disks/source.js';
 import { FlavorDiskSmallerThanImageError, ImageError } from '../errors.js';
 import { qemuFormatName } from '../qemu-img.js';
 import { assertLvmName, LvmCli } from '../lvm/cli.js';

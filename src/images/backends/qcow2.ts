@@ -2,7 +2,7 @@
 // overlay on the cached base with an explicit backing format, sized to the flavor's root disk.
 // The overlay is written in TypeScript (qcow2-overlay.ts): a few hundred bytes of header, far
 // quicker than spawning qemu-img (bench/images.ts measures both).
-import type { DiskSource } from '../../virt/driver.js';
+import type { DiskSource } from '../../disks/source.js';
 import { FlavorDiskSmallerThanImageError } from '../errors.js';
 import { qemuImgCreateOverlay } from '../qemu-img.js';
 import type { CreateDiskRequest, DiskBackend } from './backend.js';

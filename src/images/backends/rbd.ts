@@ -8,7 +8,7 @@ import { rename, rm } from 'node:fs/promises';
 import { silentLogger, type Logger } from '../../util/log.js';
 import { runChecked } from '../../util/run.js';
 import { withRevert } from '../../util/revert.js';
-import type { DiskSource } from '../../virt/driver.js';
+import type { DiskSource } from '../../disks/source.js';
 import { FlavorDiskSmallerThanImageError, ImageError } from '../errors.js';
 import { inspectBuffer } from '../inspect/index.js';
 import { CephCli, describe, isBusy, isNotFound, type CephConnection } from '../rbd/cli.js';

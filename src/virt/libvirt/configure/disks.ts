@@ -1,7 +1,7 @@
 // The root disk, from the DiskSource the disk backend created: file, block or RBD. Bus from
 // hw_disk_bus by the rule book (src/rules/disk-bus.ts): virtio (default), scsi (with
 // hw_scsi_model=virtio-scsi), sata, ide (i440fx only).
-import type { DiskSource } from '../../driver.js';
+import type { DiskSource } from '../../../disks/source.js';
 import { rootDiskBus, scsiModel } from '../../../rules/disk-bus.js';
 import type { DiskDevice, Domain } from '../domain/types.js';
 import { imageProp, type BuildContext, type Configurator } from './context.js';
