@@ -1,6 +1,5 @@
 // What the three APIs need from the service.
 import type { Repositories } from '../db/index.js';
-import type { ComputeAgent } from '../compute/agent.js';
 import type { IdentityService, Endpoints } from '../control/identity.js';
 import type { FlavorService } from '../control/flavors.js';
 import type { ServerService } from '../control/servers.js';
@@ -22,7 +21,6 @@ export interface ApiDeps {
   serverOps: ServerOperations;
   images: ImageService;
   keypairs: KeypairService;
-  agents: Map<string, ComputeAgent>;
   endpoints: () => Endpoints;
   logger?: Logger;
   /** Largest JSON body accepted (bytes); image data has its own limit. */

@@ -136,10 +136,10 @@ export class LifecycleOperations {
    * The old disk is gone once the new one is being made, so a failure from there on leaves
    * the server in ERROR with the fault (as Nova does), with the new disk and guest removed.
    */
-  rebuild(uuid: string, actionId: string, imageId: string, previousVmState: string): Promise<void> {
+  rebuild(uuid: string, actionId: string, imageId: string, previousVmState: string): Promise<boolean> {
     return this.runner.runOperation(uuid, async (s) => {
       const inst = await s.repos.instances.get(uuid);
-      if (!inst) return;
+      if (!inst) return false;
       try {
         const image = await s.repos.images.get(imageId);
         if (!image || image.status !== 'active')
@@ -175,8 +175,10 @@ export class LifecycleOperations {
           launchedAt: new Date().toISOString(),
         });
         await s.repos.instances.finishAction(actionId, null);
+        return true;
       } catch (e) {
         await this.fail(s, uuid, actionId, { what: 'Rebuild', vmState: 'error' }, e);
+        return false;
       }
     });
   }
@@ -322,9 +324,15 @@ export class LifecycleOperations {
    * Snapshots into imageId, then deletes this server's older backups of backupType beyond
    * rotation (newest kept; rotation 0 keeps none, the new one included, as Nova).
    */
-  backup(uuid: string, actionId: string, imageId: string, backupType: string, rotation: number) {
+  backup(
+    uuid: string,
+    actionId: string,
+    imageId: string,
+    backupType: string,
+    rotation: number,
+  ): Promise<boolean> {
     return this.runner.runOperation(uuid, async (s) => {
-      if (!(await s.repos.instances.get(uuid))) return;
+      if (!(await s.repos.instances.get(uuid))) return false;
       try {
         await s.phase(actionId, 'compute_backup_instance', async () => {
           await s.repos.instances.update(uuid, { taskState: 'image_pending_upload' });
@@ -341,8 +349,10 @@ export class LifecycleOperations {
         });
         await s.repos.instances.update(uuid, { taskState: null });
         await s.repos.instances.finishAction(actionId, null);
+        return true;
       } catch (e) {
         await this.fail(s, uuid, actionId, { what: 'Backup' }, e);
+        return false;
       }
     });
   }
@@ -350,9 +360,9 @@ export class LifecycleOperations {
   // --- soft delete / restore --------------------------------------------------------------
 
   /** Powers the guest off and keeps it, its disk and its allocations (SOFT_DELETED). */
-  softDelete(uuid: string, actionId: string, previousVmState: string): Promise<void> {
+  softDelete(uuid: string, actionId: string, previousVmState: string): Promise<boolean> {
     return this.runner.runOperation(uuid, async (s) => {
-      if (!(await s.repos.instances.get(uuid))) return;
+      if (!(await s.repos.instances.get(uuid))) return false;
       try {
         await s.phase(actionId, 'compute_soft_delete_instance', async () => {
           const state = (await s.driver.info(uuid)).state;
@@ -365,8 +375,10 @@ export class LifecycleOperations {
           powerState: PowerState.SHUTDOWN,
         });
         await s.repos.instances.finishAction(actionId, null);
+        return true;
       } catch (e) {
         await this.fail(s, uuid, actionId, { what: 'Soft delete', vmState: previousVmState }, e);
+        return false;
       }
     });
   }

@@ -18,7 +18,7 @@ import { PowerState } from '../virt/driver.js';
 import { KeyedMutex } from '../util/lock.js';
 import { withRevert } from '../util/revert.js';
 import { silentLogger, type Logger } from '../util/log.js';
-import type { ComputeAgent, PowerAction } from './agent.js';
+import type { PowerAction } from './contract/types.js';
 import type { RootDisks } from './disks.js';
 import { GuestFiles } from './guest-files.js';
 import { describeError, faultFrom } from './faults.js';
@@ -94,7 +94,7 @@ function plan(
   return { event, task, vmState, powerState, run };
 }
 
-export class ComputeManager implements ComputeAgent {
+export class ComputeManager {
   readonly host: string;
   private readonly repos: Repositories;
   private readonly driver: HypervisorDriver;
@@ -211,10 +211,11 @@ export class ComputeManager implements ComputeAgent {
     }
   }
 
-  build(uuid: string, actionId: string): Promise<void> {
+  /** Builds and starts the instance; true when it ends ACTIVE. */
+  build(uuid: string, actionId: string): Promise<boolean> {
     return this.serialized(uuid, async () => {
       const inst = await this.repos.instances.get(uuid);
-      if (!inst) return; // deleted before the build started
+      if (!inst) return false; // deleted before the build started
       try {
         const image = await this.repos.images.get(inst.imageId);
         if (!image || image.status !== 'active') {
@@ -274,12 +275,13 @@ export class ComputeManager implements ComputeAgent {
         });
         await this.repos.instances.finishAction(actionId, null);
         this.log.info({ instance: uuid }, 'instance built and running');
+        return true;
       } catch (e) {
         if (e instanceof BuildCancelled) {
           // The delete that asked for this finishes the instance (DELETED, allocations freed).
           this.log.info({ instance: uuid }, 'build stopped: the instance is being deleted');
           await this.repos.instances.finishAction(actionId, 'Error');
-          return;
+          return false;
         }
         this.log.error({ instance: uuid, err: e }, 'build failed');
         await this.repos.instances.addFault(
@@ -293,6 +295,7 @@ export class ComputeManager implements ComputeAgent {
         });
         await this.repos.placement.deleteAllocations(uuid);
         await this.repos.instances.finishAction(actionId, 'Error');
+        return false;
       }
     });
   }
@@ -416,12 +419,13 @@ export class ComputeManager implements ComputeAgent {
     });
   }
 
-  delete(uuid: string, actionId: string): Promise<void> {
+  /** Destroys guest and disk, frees the allocations, marks the instance deleted; true on success. */
+  delete(uuid: string, actionId: string): Promise<boolean> {
     this.deleteRequested.add(uuid);
     return this.serialized(uuid, async () => {
       this.deleteRequested.delete(uuid);
       const inst = await this.repos.instances.get(uuid);
-      if (!inst) return;
+      if (!inst) return false;
       try {
         await this.phase(actionId, 'compute_terminate_instance', async () => {
           try {
@@ -435,6 +439,7 @@ export class ComputeManager implements ComputeAgent {
         await this.repos.placement.deleteAllocations(uuid);
         await this.repos.instances.markDeleted(uuid);
         await this.repos.instances.finishAction(actionId, null);
+        return true;
       } catch (e) {
         this.log.error({ instance: uuid, err: e }, 'delete failed');
         await this.repos.instances.addFault(
@@ -443,6 +448,7 @@ export class ComputeManager implements ComputeAgent {
         );
         await this.repos.instances.update(uuid, { vmState: 'error', taskState: null });
         await this.repos.instances.finishAction(actionId, 'Error');
+        return false;
       }
     });
   }
@@ -460,7 +466,8 @@ export class ComputeManager implements ComputeAgent {
     return Number.isInteger(v) && v >= 0 ? v : (this.opts.shutdownTimeoutSeconds ?? 60);
   }
 
-  act(uuid: string, action: PowerAction, actionId: string): Promise<void> {
+  /** A power action; true when it succeeded. */
+  act(uuid: string, action: PowerAction, actionId: string): Promise<boolean> {
     return this.serialized(uuid, async () => {
       const plan = this.plan(action, action === 'stop' ? await this.shutdownSeconds(uuid) : 0);
       try {
@@ -471,6 +478,7 @@ export class ComputeManager implements ComputeAgent {
           powerState: plan.powerState,
         });
         await this.repos.instances.finishAction(actionId, null);
+        return true;
       } catch (e) {
         this.log.error({ instance: uuid, action, err: e }, 'instance action failed');
         let power: number | undefined;
@@ -488,11 +496,13 @@ export class ComputeManager implements ComputeAgent {
           ...(power === undefined ? {} : { powerState: power }),
         });
         await this.repos.instances.finishAction(actionId, 'Error');
+        return false;
       }
     });
   }
 
-  snapshot(uuid: string, imageId: string, actionId: string): Promise<void> {
+  /** Snapshots the root disk into the queued image imageId; true when the image is active. */
+  snapshot(uuid: string, imageId: string, actionId: string): Promise<boolean> {
     return this.serialized(uuid, async () => {
       const dir = join(this.opts.instancesPath, 'snapshots');
       const tmp = join(dir, `${imageId}.qcow2`);
@@ -514,10 +524,12 @@ export class ComputeManager implements ComputeAgent {
           await this.repos.images.activate(imageId, facts);
         });
         await this.repos.instances.finishAction(actionId, null);
+        return true;
       } catch (e) {
         this.log.error({ instance: uuid, image: imageId, err: e }, 'snapshot failed');
         await this.repos.images.update(imageId, { status: 'killed', failure: describeError(e) });
         await this.repos.instances.finishAction(actionId, 'Error');
+        return false;
       } finally {
         rmSync(tmp, { force: true });
         await this.repos.instances.update(uuid, { taskState: null });

@@ -12,9 +12,11 @@ import { SysMetaKey } from './server-sysmeta.js';
 import {
   argObject,
   checkLock,
-  computeOf,
+  agentOf,
+  hostOf,
   noArgument,
   recordAction,
+  sendCast,
   startTask,
   stateConflict,
   type OpsEnv,
@@ -93,7 +95,7 @@ export async function changePassword(
     throw badRequest('Invalid input for field/attribute adminPass: it must be a string.');
   checkLock(ctx, inst);
   if (inst.vmState !== 'active' || inst.taskState !== null) throw stateConflict(inst, 'changePassword');
-  const compute = computeOf(env, inst, 'changePassword');
+  const agent = await agentOf(env, inst, 'changePassword');
   const props = (await env.repos.images.get(inst.imageId))?.properties ?? {};
   const agentOn = props['hw_qemu_guest_agent'] !== undefined && parseOsloBool(props['hw_qemu_guest_agent']);
   if (!agentOn) {
@@ -106,7 +108,11 @@ export async function changePassword(
   await startTask(env, inst, ['active'], 'updating_password', 'changePassword');
   const actionId = await recordAction(env, ctx, inst, 'changePassword');
   try {
-    await compute.setPassword(inst.uuid, props['os_admin_user'] ?? 'root', a.adminPass);
+    await agent.setPassword({
+      instanceUuid: inst.uuid,
+      user: props['os_admin_user'] ?? 'root',
+      password: a.adminPass,
+    });
     await env.repos.instances.finishAction(actionId, null);
   } catch (e) {
     await env.repos.instances.finishAction(actionId, 'Error');
@@ -127,9 +133,9 @@ export async function diagnostics(
   inst: Instance,
 ): Promise<Record<string, unknown>> {
   requireAdmin(ctx, 'os_compute_api:os-server-diagnostics');
-  const compute = computeOf(env, inst, 'get_diagnostics');
-  const info = await compute.diagnostics(inst.uuid).catch(() => undefined);
-  if (!info || info.state !== 1) {
+  const agent = await agentOf(env, inst, 'get_diagnostics');
+  const info = await agent.diagnostics({ instanceUuid: inst.uuid }).catch(() => undefined);
+  if (!info || info.powerState !== 1) {
     throw conflict(
       `Instance ${inst.uuid} is not running (vm_state ${inst.vmState}). Cannot get_diagnostics while the instance is in this state. Fix: start it first.`,
     );
@@ -137,7 +143,7 @@ export async function diagnostics(
   // The pre-2.48 form is the driver's own dictionary (libvirt: cpu time, memory in KiB).
   return {
     // Per-vCPU times are not read; with one vCPU the total is cpu0_time, as libvirt reports it.
-    [info.vcpus === 1 ? 'cpu0_time' : 'cpu_time']: Number(info.cpuTimeNs),
+    [info.vcpus === 1 ? 'cpu0_time' : 'cpu_time']: info.cpuTimeNs,
     vcpus: info.vcpus,
     memory: info.maxMemoryKb,
     'memory-actual': info.memoryKb,
@@ -159,8 +165,9 @@ export async function softDelete(env: OpsEnv, ctx: RequestContext, inst: Instanc
     ['soft_deleted', 'shelved_offloaded', 'building'].includes(inst.vmState)
   )
     return false;
-  const compute = env.compute.get(inst.host);
-  if (!compute) return false;
+  // A host that cannot be reached gets the real delete (a local one, as Nova's).
+  const l = await env.agents.liveness(inst.host);
+  if (!l.registered || !l.up) return false;
   checkLock(ctx, inst);
   if (inst.taskState !== null) throw stateConflict(inst, 'delete');
   const previous = inst.vmState;
@@ -168,18 +175,22 @@ export async function softDelete(env: OpsEnv, ctx: RequestContext, inst: Instanc
     throw stateConflict(inst, 'delete');
   await env.sysmeta.set(inst.uuid, { [SysMetaKey.softDeletedAt]: new Date().toISOString() });
   const actionId = await recordAction(env, ctx, inst, 'delete');
-  env.background(compute.softDelete(inst.uuid, actionId, previous));
+  await sendCast(env, inst.host, 'softDelete', {
+    instanceUuid: inst.uuid,
+    actionId,
+    previousVmState: previous,
+  });
   return true;
 }
 
 export async function restore(env: OpsEnv, ctx: RequestContext, inst: Instance, arg: unknown): Promise<void> {
   noArgument('restore', arg);
   checkLock(ctx, inst);
-  const compute = computeOf(env, inst, 'restore');
+  const host = await hostOf(env, inst, 'restore');
   await startTask(env, inst, ['soft_deleted'], 'restoring', 'restore');
   await env.sysmeta.remove(inst.uuid, [SysMetaKey.softDeletedAt]);
   const actionId = await recordAction(env, ctx, inst, 'restore');
-  env.background(compute.restore(inst.uuid, actionId));
+  await sendCast(env, host, 'restore', { instanceUuid: inst.uuid, actionId });
 }
 
 /** forceDelete: a real delete in any state (Nova's force_delete), lock still checked. */

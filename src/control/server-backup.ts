@@ -11,9 +11,10 @@ import {
   argObject,
   checkLock,
   checkMetadata,
-  computeOf,
+  hostOf,
   createInstanceImage,
   recordAction,
+  sendCast,
   startTask,
   stateConflict,
   type OpsEnv,
@@ -44,7 +45,7 @@ export async function createBackup(
   checkLock(ctx, inst);
   if (!BACKUP_FROM.includes(inst.vmState) || inst.taskState !== null)
     throw stateConflict(inst, 'createBackup');
-  const compute = computeOf(env, inst, 'createBackup');
+  const host = await hostOf(env, inst, 'createBackup');
   await startTask(env, inst, BACKUP_FROM, 'image_backup', 'createBackup');
   let imageId: string;
   try {
@@ -58,6 +59,12 @@ export async function createBackup(
     throw e;
   }
   const actionId = await recordAction(env, ctx, inst, 'createBackup');
-  env.background(compute.backup(inst.uuid, actionId, imageId, a.backup_type, rot));
+  await sendCast(env, host, 'backup', {
+    instanceUuid: inst.uuid,
+    actionId,
+    imageId,
+    backupType: a.backup_type,
+    rotation: rot,
+  });
   return { imageId, rotation: rot };
 }

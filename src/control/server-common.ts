@@ -1,9 +1,11 @@
 // What the server-action modules (server-rebuild, server-shelve, server-backup, server-admin)
 // share: finding the instance, Nova's lock and state checks with their 409 texts, the
 // compare-and-set that starts a task, recording an instance action, and the per-host compute
-// operations (src/compute/actions-lifecycle.ts).
+// agents reached through the agent directory.
 import type { ImageRecord, Instance, Repositories } from '../db/index.js';
-import type { LifecycleOperations } from '../compute/actions-lifecycle.js';
+import type { ComputeAgent } from '../compute/contract/agent.js';
+import type { CastOperation, OperationReport } from '../compute/contract/types.js';
+import type { AgentDirectory, RequestOf } from './agent-directory.js';
 import type { ImageService } from './images.js';
 import type { ServerService } from './servers.js';
 import type { RequestContext } from './context.js';
@@ -24,8 +26,8 @@ export interface OpsEnv {
   servers: ServerService;
   images: ImageService;
   sysmeta: SystemMetadata;
-  /** Compute operations by host name. */
-  compute: Map<string, LifecycleOperations>;
+  /** The compute hosts' agents and their liveness. */
+  agents: AgentDirectory;
   options: ServerOpsOptions;
   log: Logger;
   /** Runs work after the reply (tracked, so tests and shutdown can wait for it). */
@@ -89,11 +91,48 @@ export async function recordAction(
   return a.id;
 }
 
-/** The compute operations of the instance's host, or the 409 for a server on no host. */
-export function computeOf(env: OpsEnv, inst: Instance, action: string): LifecycleOperations {
-  const ops = inst.host ? env.compute.get(inst.host) : undefined;
-  if (!ops) throw stateConflict(inst, action);
-  return ops;
+/**
+ * The host of the instance, checked reachable: Nova's 409 for a server on no host, or the 409
+ * that names the unreachable host and the fix.
+ */
+export async function hostOf(
+  env: { agents: AgentDirectory },
+  inst: Instance,
+  action: string,
+): Promise<string> {
+  if (!inst.host) throw stateConflict(inst, action);
+  await env.agents.reach(inst.host);
+  return inst.host;
+}
+
+/** The agent of the instance's host for a short operation (a call), with hostOf's 409s. */
+export async function agentOf(
+  env: { agents: AgentDirectory },
+  inst: Instance,
+  action: string,
+): Promise<ComputeAgent> {
+  return env.agents.reach(await hostOf(env, inst, action));
+}
+
+/**
+ * Sends a long operation to host and tracks its end in the background. If the agent does not
+ * take it, the task started for it is cleared and its action marked Error before the 409.
+ */
+export async function sendCast<K extends CastOperation>(
+  env: { agents: AgentDirectory; repos: Repositories; background(p: Promise<unknown>): void },
+  host: string,
+  operation: K,
+  request: RequestOf<K>,
+): Promise<{ finished: Promise<OperationReport> }> {
+  try {
+    const c = await env.agents.cast(host, operation, request);
+    env.background(c.finished);
+    return c;
+  } catch (e) {
+    await env.repos.instances.update(request.instanceUuid, { taskState: null });
+    await env.repos.instances.finishAction(request.actionId, 'Error');
+    throw e;
+  }
 }
 
 /** An action that takes no argument: null, absent or {}. */

@@ -294,18 +294,24 @@ async function scheduleAndBuild(
     await env.repos.placement.deleteAllocations(inst.uuid);
     return;
   }
-  const agent = env.agents.get(host);
-  if (!agent) {
-    const missing = new Error(
-      `No compute agent for host ${host} in this process (a multi-host transport is not configured).`,
-    );
+  const unreachable = async (e: unknown) => {
     const rid = await env.repos.instances.requestIdOfAction(actionId);
-    await env.repos.instances.addFault(inst.uuid, faultFrom(missing, 'Build of instance failed', rid));
+    await env.repos.instances.addFault(inst.uuid, faultFrom(e, 'Build of instance not started', rid));
     await env.repos.instances.update(inst.uuid, { vmState: 'error', taskState: null });
     await env.repos.placement.deleteAllocations(inst.uuid);
     await env.repos.instances.finishAction(actionId, 'Error');
-    return;
+  };
+  try {
+    await env.agents.reach(host);
+  } catch (e) {
+    return unreachable(e);
   }
   await env.repos.instances.update(inst.uuid, { host, node: host, taskState: 'networking' });
-  await agent.build(inst.uuid, actionId);
+  let cast: { finished: Promise<unknown> };
+  try {
+    cast = await env.agents.cast(host, 'build', { instanceUuid: inst.uuid, actionId });
+  } catch (e) {
+    return unreachable(e);
+  }
+  await cast.finished;
 }

@@ -1,7 +1,7 @@
 // What ServerService's modules (server-create, server-list, server-power) share: the service's
 // environment, the view and result types, and the field checks that create and update both use.
 import type { Fault, ImageRecord, Instance, Repositories } from '../db/index.js';
-import type { ComputeAgent } from '../compute/agent.js';
+import type { AgentDirectory } from './agent-directory.js';
 import type { Logger } from '../util/log.js';
 import type { RequestContext } from './context.js';
 import type { FlavorService } from './flavors.js';
@@ -30,7 +30,8 @@ export interface ServerEnv {
   repos: Repositories;
   flavors: FlavorService;
   images: ImageService;
-  agents: Map<string, ComputeAgent>;
+  /** The compute hosts' agents and their liveness. */
+  agents: AgentDirectory;
   log: Logger;
   /** The largest max_count a create may ask for. */
   maxCount: number;

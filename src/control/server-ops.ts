@@ -4,7 +4,7 @@
 // timers for shelved_offload_time and reclaim_instance_interval. ServerService keeps the
 // create / list / power actions; the API's server-actions module sends these names here.
 import type { Repositories } from '../db/index.js';
-import type { LifecycleOperations } from '../compute/actions-lifecycle.js';
+import type { AgentDirectory } from './agent-directory.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { RequestContext } from './context.js';
 import type { ImageService } from './images.js';
@@ -50,7 +50,7 @@ export class ServerOperations {
     repos: Repositories,
     servers: ServerService,
     images: ImageService,
-    compute: LifecycleOperations[],
+    agents: AgentDirectory,
     options: Partial<ServerOpsOptions> & { logger?: Logger; sev?: SevHostDefaults } = {},
   ) {
     const log = (options.logger ?? silentLogger).child({ component: 'server-actions' });
@@ -60,7 +60,7 @@ export class ServerOperations {
       servers,
       images,
       sysmeta: new SystemMetadata(repos),
-      compute: new Map(compute.map((c) => [c.host, c])),
+      agents,
       options: {
         shelvedOffloadTime: options.shelvedOffloadTime ?? 0,
         reclaimInstanceInterval: options.reclaimInstanceInterval ?? 0,

@@ -3,12 +3,12 @@
 // control/server-ops.ts owns (rebuild, shelve, lock, unlock, os-resetState, forceDelete, …)
 // never reach here: a preHandler in api/compute/server-actions.ts answers them first.
 import type { ImageRecord, Instance } from '../db/index.js';
-import type { ComputeAgent, PowerAction } from '../compute/agent.js';
+import type { PowerAction } from '../compute/contract/types.js';
 import type { RequestContext } from './context.js';
 import { KestrelError, badRequest, conflict, isKestrelError } from '../errors/index.js';
 import { checkName } from './text-rules.js';
 import { refuseSevAction } from './sev.js';
-import { createInstanceImage, stateConflict } from './server-common.js';
+import { agentOf, createInstanceImage, hostOf, sendCast, stateConflict } from './server-common.js';
 import { checkServerMetadata, type ServerEnv } from './server-fields.js';
 
 const ACTIONS_WITH_STATE: Record<
@@ -69,7 +69,6 @@ export async function serverAction(
   const name = keys[0];
   const arg = body[name];
   const inst = await env.find(ctx, id);
-  const agent = inst.host ? env.agents.get(inst.host) : undefined;
   if (inst.locked && !ctx.isAdmin && name !== 'os-getConsoleOutput') {
     throw conflict(`Instance ${id} is locked; an administrator or its owner must unlock it first.`);
   }
@@ -98,7 +97,7 @@ export async function serverAction(
     ) {
       throw badRequest(`${name} takes no arguments ({"${name}": null}).`);
     }
-    if (!agent) throw stateConflict(inst, name);
+    const host = await hostOf(env, inst, name);
     if (!(await env.repos.instances.startTask(inst.uuid, plan.from, plan.task))) {
       throw stateConflict((await env.repos.instances.get(inst.uuid)) ?? inst, name);
     }
@@ -109,7 +108,7 @@ export async function serverAction(
       userId: ctx.userId,
       projectId: ctx.projectId,
     });
-    env.background(agent.act(inst.uuid, plan.action, action.id));
+    await sendCast(env, host, 'power', { instanceUuid: inst.uuid, actionId: action.id, action: plan.action });
     return undefined;
   }
   switch (name) {
@@ -122,14 +121,15 @@ export async function serverAction(
           throw badRequest('length must be a whole number ≥ -1.');
         lines = n === -1 ? undefined : n;
       }
-      if (!agent || inst.vmState === 'building') {
+      if (!inst.host || inst.vmState === 'building') {
         throw conflict(
           `Cannot get the console output of instance ${id} while it is in vm_state ${inst.vmState}.`,
         );
       }
+      const agent = await agentOf(env, inst, name);
       let text: string;
       try {
-        text = await agent.consoleOutput(inst.uuid, 1024 * 1024);
+        text = (await agent.consoleOutput({ instanceUuid: inst.uuid, maxBytes: 1024 * 1024 })).output;
       } catch (e) {
         if (isKestrelError(e, 'instance-not-found')) {
           throw conflict(
@@ -144,7 +144,7 @@ export async function serverAction(
       return { output: lines === 0 ? '' : all.slice(-lines).join('\n') };
     }
     case 'createImage':
-      return createImage(env, ctx, inst, arg, agent);
+      return createImage(env, ctx, inst, arg);
   }
   if (UNSUPPORTED_ACTIONS.has(name)) {
     throw new KestrelError('not-implemented', `The ${name} action is not implemented by Kestrel yet.`);
@@ -157,14 +157,14 @@ async function createImage(
   ctx: RequestContext,
   inst: Instance,
   arg: unknown,
-  agent: ComputeAgent | undefined,
 ): Promise<{ imageId: string }> {
   const a = arg as { name?: unknown; metadata?: unknown } | null;
   if (!a || a.name === undefined) throw badRequest('createImage needs {"name": "…"} (1 to 255 characters).');
   const name = checkName('createImage.name', a.name);
   const extra = checkServerMetadata(a.metadata);
   const allowed = ['active', 'stopped', 'paused', 'suspended'];
-  if (!agent || !allowed.includes(inst.vmState)) throw stateConflict(inst, 'createImage');
+  if (!inst.host || !allowed.includes(inst.vmState)) throw stateConflict(inst, 'createImage');
+  const host = await hostOf(env, inst, 'createImage');
   if (!(await env.repos.instances.startTask(inst.uuid, allowed, 'image_snapshot'))) {
     throw stateConflict((await env.repos.instances.get(inst.uuid)) ?? inst, 'createImage');
   }
@@ -182,6 +182,6 @@ async function createImage(
     userId: ctx.userId,
     projectId: ctx.projectId,
   });
-  env.background(agent.snapshot(inst.uuid, image.id, action.id));
+  await sendCast(env, host, 'snapshot', { instanceUuid: inst.uuid, actionId: action.id, imageId: image.id });
   return { imageId: image.id };
 }

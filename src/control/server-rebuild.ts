@@ -17,8 +17,9 @@ import {
   argObject,
   checkLock,
   checkMetadata,
-  computeOf,
+  hostOf,
   recordAction,
+  sendCast,
   startTask,
   stateConflict,
   type OpsEnv,
@@ -83,7 +84,7 @@ export async function rebuild(
   // Nova's decorators run before the image checks: the lock, then the state.
   checkLock(ctx, inst);
   if (!REBUILD_FROM.includes(inst.vmState) || inst.taskState !== null) throw stateConflict(inst, 'rebuild');
-  const compute = computeOf(env, inst, 'rebuild');
+  const host = await hostOf(env, inst, 'rebuild');
   const image = await resolveImage(env, ctx, a.imageRef);
   checkFit(inst, image);
   await checkHostStillFits(env, inst, image);
@@ -102,7 +103,12 @@ export async function rebuild(
   await startTask(env, inst, REBUILD_FROM, 'rebuilding', 'rebuild');
   if (Object.keys(patch).length) await env.repos.instances.update(inst.uuid, patch);
   const actionId = await recordAction(env, ctx, inst, 'rebuild');
-  env.background(compute.rebuild(inst.uuid, actionId, image.id, previous));
+  await sendCast(env, host, 'rebuild', {
+    instanceUuid: inst.uuid,
+    actionId,
+    imageId: image.id,
+    previousVmState: previous,
+  });
   return { adminPass: typeof a.adminPass === 'string' ? a.adminPass : randomBytes(9).toString('base64url') };
 }
 

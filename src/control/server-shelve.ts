@@ -15,10 +15,11 @@ import { faultFrom } from '../compute/faults.js';
 import { SysMetaKey } from './server-sysmeta.js';
 import {
   checkLock,
-  computeOf,
+  hostOf,
   createInstanceImage,
   noArgument,
   recordAction,
+  sendCast,
   startTask,
   stateConflict,
   type OpsEnv,
@@ -33,7 +34,7 @@ const SHELVE_KEYS = [SysMetaKey.shelvedImageId, SysMetaKey.shelvedAt, SysMetaKey
 export async function shelve(env: OpsEnv, ctx: RequestContext, inst: Instance, arg: unknown): Promise<void> {
   noArgument('shelve', arg);
   checkLock(ctx, inst);
-  const compute = computeOf(env, inst, 'shelve');
+  const host = await hostOf(env, inst, 'shelve');
   const previous = inst.vmState;
   await startTask(env, inst, SHELVE_FROM, 'shelving', 'shelve');
   let imageId: string;
@@ -58,15 +59,25 @@ export async function shelve(env: OpsEnv, ctx: RequestContext, inst: Instance, a
   }
   const actionId = await recordAction(env, ctx, inst, 'shelve');
   const offloadTime = env.options.shelvedOffloadTime;
+  // Failed (the server is back as it was): the half-made shelved image goes too.
+  const undo = async () => {
+    await env.sysmeta.remove(inst.uuid, SHELVE_KEYS);
+    await env.images.delete({ ...ctx, isAdmin: true }, imageId).catch(() => undefined);
+  };
+  const cast = await sendCast(env, host, 'shelve', {
+    instanceUuid: inst.uuid,
+    actionId,
+    imageId,
+    previousVmState: previous,
+    offloadNow: offloadTime === 0,
+  }).catch(async (e: unknown) => {
+    await undo();
+    throw e;
+  });
   env.background(
-    compute.shelve(inst.uuid, actionId, imageId, previous, offloadTime === 0).then(async (shelved) => {
-      if (shelved) {
-        if (offloadTime > 0) env.scheduleOffload(inst.uuid, offloadTime);
-        return;
-      }
-      // Failed (the server is back as it was): the half-made shelved image goes too.
-      await env.sysmeta.remove(inst.uuid, SHELVE_KEYS);
-      await env.images.delete({ ...ctx, isAdmin: true }, imageId).catch(() => undefined);
+    cast.finished.then(async (report) => {
+      if (!report.ok) return undo();
+      if (offloadTime > 0) env.scheduleOffload(inst.uuid, offloadTime);
     }),
   );
 }
@@ -80,18 +91,21 @@ export async function shelveOffload(
   noArgument('shelveOffload', arg);
   requireAdmin(ctx, 'os_compute_api:os-shelve:shelve_offload');
   checkLock(ctx, inst);
-  const compute = computeOf(env, inst, 'shelveOffload');
+  const host = await hostOf(env, inst, 'shelveOffload');
   await startTask(env, inst, ['shelved'], 'shelving_offloading', 'shelveOffload');
   const actionId = await recordAction(env, ctx, inst, 'shelveOffload');
-  env.background(compute.offload(inst.uuid, actionId));
+  await sendCast(env, host, 'shelveOffload', { instanceUuid: inst.uuid, actionId });
 }
 
 /** The timer's offload (shelved_offload_time > 0): records its own action as the system. */
 export async function offloadLater(env: OpsEnv, uuid: string): Promise<void> {
   const inst = await env.repos.instances.get(uuid);
   if (!inst || inst.vmState !== 'shelved' || inst.taskState !== null || !inst.host) return;
-  const compute = env.compute.get(inst.host);
-  if (!compute) return;
+  const l = await env.agents.liveness(inst.host);
+  if (!l.registered || !l.up) {
+    env.log.warn({ instance: uuid, host: inst.host }, 'shelved offload skipped: the host is not reachable');
+    return;
+  }
   if (!(await env.repos.instances.startTask(uuid, ['shelved'], 'shelving_offloading'))) return;
   const a = await env.repos.instances.startAction({
     instanceUuid: uuid,
@@ -100,7 +114,11 @@ export async function offloadLater(env: OpsEnv, uuid: string): Promise<void> {
     userId: inst.userId,
     projectId: inst.projectId,
   });
-  await compute.offload(uuid, a.id);
+  const { finished } = await env.agents.cast(inst.host, 'shelveOffload', {
+    instanceUuid: uuid,
+    actionId: a.id,
+  });
+  await finished;
 }
 
 export async function unshelve(
@@ -117,12 +135,17 @@ export async function unshelve(
   checkLock(ctx, inst);
   if (!UNSHELVE_FROM.includes(inst.vmState) || inst.taskState !== null) throw stateConflict(inst, 'unshelve');
   const shelvedImageId = (await env.sysmeta.get(inst.uuid))[SysMetaKey.shelvedImageId];
-  const compute = inst.vmState === 'shelved' ? computeOf(env, inst, 'unshelve') : undefined;
+  const host = inst.vmState === 'shelved' ? await hostOf(env, inst, 'unshelve') : undefined;
   await startTask(env, inst, UNSHELVE_FROM, 'unshelving', 'unshelve');
   const actionId = await recordAction(env, ctx, inst, 'unshelve');
   const done = (ok: boolean) => (ok ? env.sysmeta.remove(inst.uuid, SHELVE_KEYS) : undefined);
-  if (compute) {
-    env.background(compute.unshelve(inst.uuid, actionId, shelvedImageId).then(done));
+  if (host) {
+    const { finished } = await sendCast(env, host, 'unshelve', {
+      instanceUuid: inst.uuid,
+      actionId,
+      shelvedImageId: shelvedImageId ?? null,
+    });
+    env.background(finished.then((r) => done(r.ok)));
     return;
   }
   env.background(scheduleAndUnshelve(env, inst, actionId, shelvedImageId).then(done));
@@ -156,9 +179,11 @@ async function scheduleAndUnshelve(
         .map((s) => s.host),
     );
     host = (await claimResources(env.repos, inst.uuid, req, { disabledHosts: disabled })).host;
-    if (!env.compute.get(host)) {
+    try {
+      await env.agents.reach(host);
+    } catch (e) {
       await env.repos.placement.deleteAllocations(inst.uuid);
-      throw new KestrelError('unavailable', `no compute agent for host ${host} in this process`);
+      throw e;
     }
     await env.repos.instances.finishEvent(ev, 'Success');
   } catch (e) {
@@ -170,5 +195,19 @@ async function scheduleAndUnshelve(
     return false;
   }
   await env.repos.instances.update(inst.uuid, { host, node: host });
-  return env.compute.get(host)!.unshelve(inst.uuid, actionId, shelvedImageId);
+  try {
+    const { finished } = await env.agents.cast(host, 'unshelve', {
+      instanceUuid: inst.uuid,
+      actionId,
+      shelvedImageId: shelvedImageId ?? null,
+    });
+    return (await finished).ok;
+  } catch (e) {
+    await env.repos.placement.deleteAllocations(inst.uuid);
+    const rid = await env.repos.instances.requestIdOfAction(actionId);
+    await env.repos.instances.addFault(inst.uuid, faultFrom(e, 'Unshelve failed', rid));
+    await env.repos.instances.update(inst.uuid, { host: null, node: null, taskState: null });
+    await env.repos.instances.finishAction(actionId, 'Error');
+    return false;
+  }
 }

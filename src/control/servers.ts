@@ -5,7 +5,7 @@
 // instance-action records, and tracks the background work the others start.
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Instance, Repositories } from '../db/index.js';
-import type { ComputeAgent } from '../compute/agent.js';
+import type { AgentDirectory } from './agent-directory.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { RequestContext } from './context.js';
 import { badRequest, conflict, notFound } from '../errors/index.js';
@@ -37,7 +37,7 @@ export class ServerService {
     private readonly repos: Repositories,
     flavors: FlavorService,
     images: ImageService,
-    private readonly agents: Map<string, ComputeAgent>,
+    private readonly agents: AgentDirectory,
     opts: { logger?: Logger; maxCount?: number; sevDefaults?: SevHostDefaults } = {},
   ) {
     this.log = (opts.logger ?? silentLogger).child({ component: 'servers' });
@@ -128,15 +128,23 @@ export class ServerService {
       userId: ctx.userId,
       projectId: ctx.projectId,
     });
-    const agent = inst.host ? this.agents.get(inst.host) : undefined;
-    if (!agent) {
+    const host = inst.host;
+    const reachable = host ? await this.agents.liveness(host) : undefined;
+    if (!host || !reachable?.registered || !reachable.up) {
       // Never reached a host (no valid host, or still scheduling): nothing to destroy there.
+      // A host that is down gets Nova's local delete: its start-up reconciliation removes
+      // the guest and disk of a deleted instance when it comes back.
+      if (host) this.log.warn({ instance: inst.uuid, host }, 'deleting locally: the host is not reachable');
       await this.repos.placement.deleteAllocations(inst.uuid);
       await this.repos.instances.markDeleted(inst.uuid);
       await this.repos.instances.finishAction(action.id, null);
       return;
     }
-    this.env.background(agent.delete(inst.uuid, action.id));
+    const { finished } = await this.agents.cast(host, 'delete', {
+      instanceUuid: inst.uuid,
+      actionId: action.id,
+    });
+    this.env.background(finished);
   }
 
   async setMetadata(

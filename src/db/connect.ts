@@ -17,6 +17,7 @@ import { withStatementCache } from './sqlite-statements.js';
 import { initial } from './migrations/0001-initial.js';
 import { instanceSystemMetadata } from './migrations/0003-instance-system-metadata.js';
 import { instanceListIndexes } from './migrations/0004-instance-list-indexes.js';
+import { computeHostReports } from './migrations/0005-compute-host-reports.js';
 import { instanceListOrderIndex } from './migrations/0012-instance-list-order-index.js';
 import { numa } from './migrations/0008-numa.js';
 import { instanceGuestData } from './migrations/0007-instance-guest-data.js';
@@ -42,6 +43,7 @@ const migrations: Record<string, Migration> = {
   '0001-initial': initial,
   '0003-instance-system-metadata': instanceSystemMetadata,
   '0004-instance-list-indexes': instanceListIndexes,
+  '0005-compute-host-reports': computeHostReports,
   '0012-instance-list-order-index': instanceListOrderIndex,
   '0008-numa': numa,
   '0007-instance-guest-data': instanceGuestData,

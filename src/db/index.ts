@@ -19,3 +19,4 @@ export type {
 export type { Keypair } from './repos/keypairs.js';
 export type { Inventory, ProviderState } from './repos/placement.js';
 export type { ServiceRecord } from './repos/services.js';
+export type { HostReportRecord } from './repos/host-reports.js';

@@ -242,6 +242,13 @@ export interface ServiceTable {
   created_at: string;
 }
 
+export interface ComputeHostReportTable {
+  host: string;
+  /** The agent's HostReport as JSON text. */
+  report: string;
+  reported_at: string;
+}
+
 export interface Database {
   projects: ProjectTable;
   users: UserTable;
@@ -267,4 +274,5 @@ export interface Database {
   provider_numa_topologies: ProviderNumaTopologyTable;
   numa_placements: NumaPlacementTable;
   services: ServiceTable;
+  compute_host_reports: ComputeHostReportTable;
 }

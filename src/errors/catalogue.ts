@@ -70,6 +70,17 @@ export const ERROR_CATALOGUE = {
   'power-off-timeout': { status: 500, means: 'the guest did not stop in time' },
   'snapshot-failed': { status: 500, means: 'the snapshot could not be taken' },
   'hypervisor-error': { status: 500, means: 'libvirt failed the call' },
+
+  // The compute-agent contract (src/compute/contract)
+  'host-unreachable': {
+    status: 409,
+    means: "the server's compute host does not answer (its agent is down, not started or not registered)",
+  },
+  'not-plain-data': { status: 500, means: 'an agent call or reply that is not plain JSON data (a bug)' },
+  'unknown-operation': {
+    status: 500,
+    means: 'the compute agent does not know the operation (versions differ)',
+  },
 } as const satisfies Record<string, { status: number; means: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

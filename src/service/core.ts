@@ -1,15 +1,20 @@
 // The service without sockets: database repositories, identity, control services, the
-// in-process compute agent for this host and the three fastify apps. `kestrel serve` adds
+// compute agent for this host (in-process, or behind the JSON loopback) registered in the
+// agent directory, and the three fastify apps. `kestrel serve` adds
 // listening, bootstrap and files; API tests use this directly with inject().
 import type { FastifyInstance } from 'fastify';
 import { Repositories, type OpenedDatabase } from '../db/index.js';
 import type { HypervisorDriver } from '../virt/driver.js';
 import type { ImageStore } from '../images/store/store.js';
 import { ComputeManager } from '../compute/manager.js';
-import type { ComputeAgent } from '../compute/agent.js';
+import type { ComputeAgent } from '../compute/contract/agent.js';
+import { LoopbackAgent } from '../compute/contract/loopback.js';
+import { jsonReportSink } from '../compute/contract/transport.js';
+import { LocalAgent } from '../compute/local-agent.js';
+import { AgentDirectory } from '../control/agent-directory.js';
 import type { BaseImages, RootDisks } from '../compute/disks.js';
 import { GuestFiles, type ConfigDrivePolicy } from '../compute/guest-files.js';
-import { publishHost, defaultRatios, type AllocationRatios } from '../compute/resources.js';
+import { defaultRatios, type AllocationRatios } from '../compute/resources.js';
 import type { CpuSetOptions } from '../virt/numa/host.js';
 import { IdentityService, type Endpoints } from '../control/identity.js';
 import { FlavorService } from '../control/flavors.js';
@@ -17,7 +22,6 @@ import { ImageService } from '../control/images.js';
 import { KeypairService } from '../control/keypairs.js';
 import { ServerService } from '../control/servers.js';
 import { ServerOperations } from '../control/server-ops.js';
-import { LifecycleOperations } from '../compute/actions-lifecycle.js';
 import { createComputeApp } from '../api/compute/app.js';
 import { createImageApp } from '../api/image/app.js';
 import { createIdentityApp } from '../api/identity/app.js';
@@ -60,19 +64,32 @@ export interface CoreOptions {
   configDrive?: ConfigDrivePolicy;
   /** The image cache, for AMI-style images' kernel_id / ramdisk_id (without it they are refused). */
   bootImages?: BaseImages;
+  /**
+   * How control reaches this host's agent: 'in-process' (the default, direct calls) or
+   * 'loopback' (every call, reply, error and report through JSON: proves the contract).
+   */
+  agentTransport?: AgentTransportKind;
 }
+
+export type AgentTransportKind = 'in-process' | 'loopback';
+export const AGENT_TRANSPORTS: readonly AgentTransportKind[] = ['in-process', 'loopback'];
 
 export interface Core {
   repos: Repositories;
   manager: ComputeManager;
-  agents: Map<string, ComputeAgent>;
+  /** This host's compute agent itself (what a transport serves). */
+  localAgent: LocalAgent;
+  /** Host → agent as control reaches it, with liveness. */
+  agents: AgentDirectory;
   identity: IdentityService;
   servers: ServerService;
   serverOps: ServerOperations;
   images: ImageService;
   apps: { identity: FastifyInstance; compute: FastifyInstance; image: FastifyInstance };
-  /** Re-reads the host's status and republishes its inventories and traits. */
+  /** Asks this host's agent for its report: republishes inventories, traits and host facts. */
   refreshHost(): Promise<void>;
+  /** Waits for background work: control's, and the operations of this host's agent. */
+  settle(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -91,7 +108,20 @@ export async function createCore(o: CoreOptions): Promise<Core> {
     shutdownTimeoutSeconds: o.shutdownTimeoutSeconds,
     guestFiles: new GuestFiles(repos, o.instancesPath, o.configDrive, o.bootImages),
   });
-  const agents = new Map<string, ComputeAgent>([[o.hostName, manager]]);
+  const agents = new AgentDirectory(repos);
+  const loopback = o.agentTransport === 'loopback';
+  const localAgent = new LocalAgent({
+    manager,
+    repos,
+    driver: o.driver,
+    ratios: o.ratios ?? defaultRatios,
+    cpuSets: o.cpuSets,
+    diskCapacity: o.diskCapacity,
+    reports: loopback ? jsonReportSink(agents.report) : agents.report,
+    logger: log,
+  });
+  const agent: ComputeAgent = loopback ? new LoopbackAgent(localAgent) : localAgent;
+  agents.register(agent);
   const identity = new IdentityService(repos, o.endpoints, o.tokenTtlSeconds);
   const flavors = new FlavorService(repos);
   const images = new ImageService(repos, o.imageStore, { maxImageSize: o.maxImageSize ?? 1024 ** 4 });
@@ -100,7 +130,7 @@ export async function createCore(o: CoreOptions): Promise<Core> {
     logger: log,
     sevDefaults: { machineTypes: o.machineTypes },
   });
-  const serverOps = new ServerOperations(repos, servers, images, [new LifecycleOperations(manager)], {
+  const serverOps = new ServerOperations(repos, servers, images, agents, {
     logger: log,
     sev: { machineTypes: o.machineTypes },
     shelvedOffloadTime: o.shelvedOffloadTime,
@@ -108,15 +138,7 @@ export async function createCore(o: CoreOptions): Promise<Core> {
   });
 
   const refreshHost = async () => {
-    const status = await o.driver.hostStatus();
-    if (o.diskCapacity) {
-      try {
-        status.localDiskGb = Math.floor((await o.diskCapacity()).totalBytes / 1024 ** 3);
-      } catch (err) {
-        log.warn({ err }, 'cannot read the disk backend capacity; DISK_GB keeps the instances_path size');
-      }
-    }
-    await publishHost(repos, status, o.ratios ?? defaultRatios, o.hostName, o.cpuSets);
+    await agent.hostReport({});
   };
   await refreshHost();
   const beat = async () => {
@@ -135,6 +157,12 @@ export async function createCore(o: CoreOptions): Promise<Core> {
   manager.start();
   await serverOps.start();
 
+  const settle = async () => {
+    await servers.settle();
+    await serverOps.settle();
+    await localAgent.settle();
+  };
+
   const deps: ApiDeps = {
     repos,
     identity,
@@ -143,7 +171,6 @@ export async function createCore(o: CoreOptions): Promise<Core> {
     serverOps,
     images,
     keypairs,
-    agents,
     endpoints: o.endpoints,
     logger: log,
     bodyLimit: o.bodyLimit ?? 1024 * 1024,
@@ -159,6 +186,7 @@ export async function createCore(o: CoreOptions): Promise<Core> {
   return {
     repos,
     manager,
+    localAgent,
     agents,
     identity,
     servers,
@@ -166,11 +194,13 @@ export async function createCore(o: CoreOptions): Promise<Core> {
     images,
     apps,
     refreshHost,
+    settle,
     async close() {
       clearInterval(heartbeat);
       await Promise.all([apps.identity.close(), apps.compute.close(), apps.image.close()]);
-      await servers.settle();
+      await settle();
       await serverOps.stop();
+      await localAgent.settle();
       await manager.stop();
     },
   };

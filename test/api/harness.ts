@@ -8,7 +8,7 @@ import { openDatabase } from '../../src/db/index.js';
 import { FakeDriver } from '../../src/virt/fake/driver.js';
 import { FileImageStore } from '../../src/images/store/file.js';
 import type { RootDisks } from '../../src/compute/disks.js';
-import { createCore, type Core } from '../../src/service/core.js';
+import { createCore, type AgentTransportKind, type Core } from '../../src/service/core.js';
 import { bootstrap } from '../../src/service/bootstrap.js';
 import type { CpuSetOptions } from '../../src/virt/numa/host.js';
 
@@ -102,6 +102,8 @@ export interface HarnessOptions {
   tempPrefix?: string;
   /** [compute] cpu_dedicated_set / cpu_shared_set of the compute host. */
   cpuSets?: CpuSetOptions;
+  /** How control reaches the agent (default in-process); the suites run against each. */
+  agent?: AgentTransportKind;
 }
 
 export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
@@ -125,6 +127,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
     }),
     startedTimeoutMs: 5000,
     cpuSets: o.cpuSets,
+    agentTransport: o.agent ?? 'in-process',
   });
   await bootstrap(core.repos, { adminUser: 'admin', adminProject: 'admin', adminPassword: 'adminpw' });
   const demo = await core.repos.identity.createProject({ name: 'demo' });

@@ -31,7 +31,6 @@ export function createComputeApp(d: ApiDeps): FastifyInstance {
   registerServerActionRoutes(app, d.serverOps);
   registerMiscRoutes(app, {
     repos: d.repos,
-    agents: d.agents,
     keypairs: d.keypairs,
     hostIp: d.hostIp,
     startedAt: d.startedAt,

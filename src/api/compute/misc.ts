@@ -2,11 +2,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Repositories } from '../../db/index.js';
-import type { ComputeAgent } from '../../compute/agent.js';
 import type { KeypairService } from '../../control/keypairs.js';
 import { requireAdmin } from '../../control/flavors.js';
 import { badRequest, notFound } from '../../errors/index.js';
-import type { HostStatus } from '../../virt/driver.js';
+import type { HostReport } from '../../compute/contract/types.js';
 import { capacityOf } from '../../control/scheduler/select.js';
 import { need, novaMicros, queryOf } from '../common.js';
 import { keypairView } from './views.js';
@@ -25,33 +24,23 @@ const SERVICE_UP_SECONDS = 60;
 
 export interface MiscDeps {
   repos: Repositories;
-  agents: Map<string, ComputeAgent>;
   keypairs: KeypairService;
   hostIp: string;
   startedAt: number;
 }
 
 export function registerMiscRoutes(app: FastifyInstance, d: MiscDeps): void {
-  const statusCache = new Map<string, { at: number; status: HostStatus }>();
-  const hostStatus = async (host: string): Promise<HostStatus | undefined> => {
-    const c = statusCache.get(host);
-    if (c && Date.now() - c.at < 10_000) return c.status;
-    const agent = d.agents.get(host);
-    if (!agent) return undefined;
-    const status = await agent.hostStatus();
-    statusCache.set(host, { at: Date.now(), status });
-    return status;
-  };
-
+  // The hypervisor facts come from the reports the hosts' agents published into the database.
   const hypervisors = async () => {
     const providers = await d.repos.placement.providers();
     const services = await d.repos.services.list();
     const instances = await d.repos.instances.list({});
+    const reports = new Map((await d.repos.hostReports.list()).map((r) => [r.host, r.report as HostReport]));
     return Promise.all(
       providers.map(async (p) => {
         const svc = services.find((s) => s.host === p.name && s.binary === 'nova-compute');
         const up = svc ? Date.now() - Date.parse(svc.updatedAt) < SERVICE_UP_SECONDS * 1000 : false;
-        const st = await hostStatus(p.name).catch(() => undefined);
+        const st = reports.get(p.name);
         const inv = (rc: string) => p.inventories[rc];
         const used = (rc: string) => p.usages[rc] ?? 0;
         const memTotal = inv('MEMORY_MB')?.total ?? 0;

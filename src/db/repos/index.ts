@@ -10,6 +10,7 @@ import { KeypairRepo } from './keypairs.js';
 import { NumaRepo } from './numa.js';
 import { PlacementRepo } from './placement.js';
 import { ServiceRepo } from './services.js';
+import { HostReportRepo } from './host-reports.js';
 
 export class Repositories {
   readonly identity: IdentityRepo;
@@ -20,6 +21,7 @@ export class Repositories {
   readonly placement: PlacementRepo;
   readonly numa: NumaRepo;
   readonly services: ServiceRepo;
+  readonly hostReports: HostReportRepo;
 
   constructor(readonly db: Db) {
     this.identity = new IdentityRepo(db);
@@ -30,6 +32,7 @@ export class Repositories {
     this.placement = new PlacementRepo(db);
     this.numa = new NumaRepo(db);
     this.services = new ServiceRepo(db);
+    this.hostReports = new HostReportRepo(db);
   }
 
   /** Runs fn in one transaction with repositories bound to it. */
