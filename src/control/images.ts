@@ -65,6 +65,11 @@ const CORE = new Set([
   'tags',
   'owner',
 ]);
+
+/** Whether a key names one of Glance's image attributes rather than a free property. */
+export function isImageAttribute(key: string): boolean {
+  return CORE.has(key) || RESERVED.has(key);
+}
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 
 export const isUuid = (s: string): boolean => UUID.test(s);

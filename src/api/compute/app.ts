@@ -9,6 +9,7 @@ import { registerFlavorRoutes } from './flavors.js';
 import { registerServerRoutes } from './servers.js';
 import { registerServerActionRoutes } from './server-actions.js';
 import { registerMiscRoutes } from './misc.js';
+import { registerComputeImageRoutes } from './images.js';
 
 export function createComputeApp(d: ApiDeps): FastifyInstance {
   const app = Fastify(fastifyOptions(d.logger, d.bodyLimit));
@@ -29,6 +30,7 @@ export function createComputeApp(d: ApiDeps): FastifyInstance {
   registerFlavorRoutes(app, d.flavors);
   registerServerRoutes(app, d.servers, () => d.endpoints().image);
   registerServerActionRoutes(app, d.serverOps);
+  registerComputeImageRoutes(app, d.images, () => d.endpoints().image);
   registerMiscRoutes(app, {
     repos: d.repos,
     keypairs: d.keypairs,
