@@ -1,5 +1,5 @@
 // Keypairs: import an OpenSSH public key, or generate one (the private key is returned once).
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { Keypair, Repositories } from '../db/index.js';
 import type { RequestContext } from './context.js';
 import { badRequest, conflict, notFound } from '../errors/index.js';
@@ -40,13 +40,53 @@ function sshString(b: Buffer): Buffer {
   return Buffer.concat([len, b]);
 }
 
-function generate(comment: string): { publicKey: string; privateKey: string } {
-  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
-  const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
-  const blob = Buffer.concat([sshString(Buffer.from('ssh-ed25519')), sshString(raw)]);
+function uint32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n);
+  return b;
+}
+
+/**
+ * The private key in OpenSSH's own format (openssh-key-v1, unencrypted), which `ssh -i` reads;
+ * OpenSSH does not load an Ed25519 key from a PKCS#8 PEM file.
+ */
+function openSshPrivateKey(seed: Buffer, pub: Buffer, blob: Buffer, comment: string): string {
+  const check = randomBytes(4);
+  let secret = Buffer.concat([
+    check,
+    check,
+    sshString(Buffer.from('ssh-ed25519')),
+    sshString(pub),
+    sshString(Buffer.concat([seed, pub])),
+    sshString(Buffer.from(comment)),
+  ]);
+  const pad = (8 - (secret.length % 8)) % 8;
+  secret = Buffer.concat([secret, Buffer.from(Array.from({ length: pad }, (_, i) => i + 1))]);
+  const body = Buffer.concat([
+    Buffer.from('openssh-key-v1\0'),
+    sshString(Buffer.from('none')),
+    sshString(Buffer.from('none')),
+    sshString(Buffer.alloc(0)),
+    uint32(1),
+    sshString(blob),
+    sshString(secret),
+  ]);
+  const lines = body.toString('base64').match(/.{1,70}/g) ?? [];
+  return ['-----BEGIN OPENSSH PRIVATE KEY-----', ...lines, '-----END OPENSSH PRIVATE KEY-----', ''].join(
+    '\n',
+  );
+}
+
+/** A new Ed25519 key: the public key line and the private key in OpenSSH format. */
+export function generateKeypair(comment: string): { publicKey: string; privateKey: string } {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const jwk = privateKey.export({ format: 'jwk' });
+  const seed = Buffer.from(jwk.d!, 'base64url');
+  const pub = Buffer.from(jwk.x!, 'base64url');
+  const blob = Buffer.concat([sshString(Buffer.from('ssh-ed25519')), sshString(pub)]);
   return {
     publicKey: `ssh-ed25519 ${blob.toString('base64')} ${comment}`,
-    privateKey: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+    privateKey: openSshPrivateKey(seed, pub, blob, comment),
   };
 }
 
@@ -65,7 +105,7 @@ export class KeypairService {
     let privateKey: string | undefined;
     let key = publicKey;
     if (key === undefined) {
-      const g = generate(`Generated-by-Kestrel`);
+      const g = generateKeypair(`Generated-by-Kestrel`);
       key = g.publicKey;
       privateKey = g.privateKey;
     }
