@@ -58,7 +58,7 @@ export class FlavorDiskTooSmallFault extends KestrelError {
   }
 }
 
-/** Root disks through a DiskBackend (createDiskBackend(resolvedImagesType(config), …)). */
+/** Root disks through a DiskBackend (diskBackendFromConfig in src/service/storage.ts). */
 export class BackendDisks implements RootDisks {
   constructor(
     readonly backend: DiskBackend,
@@ -98,9 +98,8 @@ export class BackendDisks implements RootDisks {
 
   snapshotCopier(instanceUuid: string): DiskCopier | undefined {
     // File and block disks: the driver copies them with `qemu-img convert -U` while the guest is
-    // paused (the backends' own export would trip over QEMU's image lock). RBD has no such lock,
-    // and only the backend knows its ceph.conf and keyring.
-    if (this.backend.kind !== 'rbd') return undefined;
+    // paused (the backends' own export would trip over QEMU's image lock).
+    if (!this.backend.capabilities.copiesSnapshots) return undefined;
     return (target, format) => this.backend.exportTo(instanceUuid, target, format);
   }
 }

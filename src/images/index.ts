@@ -16,11 +16,12 @@ export { ImageCacheManager, type ImageCacheManagerOptions, type CacheSweep } fro
 export { withFileLock, LockBusyError } from './file-lock.js';
 export {
   createDiskBackend,
-  registerDiskBackend,
+  DISK_BACKEND_KINDS,
   FlatBackend,
   Qcow2Backend,
   type DiskBackendOptions,
-  type DiskBackendFactory,
+  type DiskBackendKind,
+  type DiskBackendCapabilities,
   type Qcow2BackendOptions,
   type LocalBackendOptions,
   type CreateDiskRequest,

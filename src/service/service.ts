@@ -108,10 +108,7 @@ export async function startService(o: ServeOptions): Promise<RunningService> {
     reclaimInstanceInterval: c.DEFAULT.reclaim_instance_interval,
     startedTimeoutMs: o.startedTimeoutMs,
     machineTypes: { ...c.libvirt.hw_machine_type },
-    diskCapacity:
-      storage.imagesType === 'lvm' || storage.imagesType === 'rbd'
-        ? () => storage.backend.capacity()
-        : undefined,
+    diskCapacity: storage.backend.capabilities.ownCapacity ? () => storage.backend.capacity() : undefined,
     imageDisplay: {
       showDirectUrl: c.image_store.show_image_direct_url,
       showMultipleLocations: c.image_store.show_multiple_locations,

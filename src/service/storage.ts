@@ -6,9 +6,7 @@
 import { join } from 'node:path';
 import { resolvedImagesType, type KestrelConfig } from '../config/index.js';
 import { BackendDisks, type ImageLocations } from '../compute/disks.js';
-import { createDiskBackend, type DiskBackend, type DiskBackendOptions } from '../images/backends/index.js';
-// Imported for their side effect: they register images_type lvm and rbd with createDiskBackend.
-import '../images/backends/lvm.js';
+import { createDiskBackend, type DiskBackend } from '../images/backends/index.js';
 import { cephClientKey } from '../images/backends/rbd.js';
 import type { LvDeviceResolver } from '../images/backends/lvm.js';
 import { ImageCache, storeImageSource, type ImageSource } from '../images/cache.js';
@@ -64,32 +62,45 @@ export function createImageStore(c: KestrelConfig, logger: Logger): ImageStore {
   return new FileImageStore({ directory: join(c.DEFAULT.state_path, 'images'), logger });
 }
 
-/** createDiskBackend's option bag for [libvirt] images_type, from nova.conf's values. */
-export function diskBackendOptions(
+/** The disk backend of [libvirt] images_type, from the options of that backend only. */
+export function diskBackendFromConfig(
   c: KestrelConfig,
   logger: Logger,
   hooks: StorageTestHooks = {},
-): DiskBackendOptions {
-  return {
+): DiskBackend {
+  const local = {
     instancesPath: c.DEFAULT.instances_path,
     forceRawImages: c.DEFAULT.force_raw_images,
     preallocateImages: c.DEFAULT.preallocate_images,
-    useCowImages: c.DEFAULT.use_cow_images,
     logger,
-    // lvm
-    imagesVolumeGroup: c.libvirt.images_volume_group ?? undefined,
-    volumeClear: c.libvirt.volume_clear,
-    volumeClearSize: c.libvirt.volume_clear_size,
-    lvmConfig: hooks.lvmConfig,
-    lvDevices: hooks.lvDevices,
-    // rbd
-    imagesRbdPool: c.libvirt.images_rbd_pool,
-    imagesRbdCephConf: c.libvirt.images_rbd_ceph_conf,
-    rbdUser: c.libvirt.rbd_user ?? undefined,
-    rbdSecretUuid: c.libvirt.rbd_secret_uuid ?? undefined,
-    rbdConnectTimeout: c.libvirt.rbd_connect_timeout,
-    neverDownloadImageIfOnRbd: c.workarounds.never_download_image_if_on_rbd,
   };
+  const kind = resolvedImagesType(c);
+  switch (kind) {
+    case 'qcow2':
+      return createDiskBackend('qcow2', local);
+    case 'flat':
+      return createDiskBackend('flat', local);
+    case 'lvm':
+      return createDiskBackend('lvm', {
+        volumeGroup: c.libvirt.images_volume_group ?? undefined,
+        volumeClear: c.libvirt.volume_clear,
+        volumeClearSizeMib: c.libvirt.volume_clear_size,
+        lvmConfig: hooks.lvmConfig,
+        devices: hooks.lvDevices,
+        logger,
+      });
+    case 'rbd':
+      return createDiskBackend('rbd', {
+        pool: c.libvirt.images_rbd_pool,
+        cephConf: c.libvirt.images_rbd_ceph_conf || undefined,
+        user: c.libvirt.rbd_user || undefined,
+        secretUuid: c.libvirt.rbd_secret_uuid || undefined,
+        connectTimeoutSec: c.libvirt.rbd_connect_timeout,
+        forceRawImages: c.DEFAULT.force_raw_images,
+        neverDownloadImageIfOnRbd: c.workarounds.never_download_image_if_on_rbd,
+        logger,
+      });
+  }
 }
 
 export function createStorage(o: StorageOptions): Storage {
@@ -98,9 +109,10 @@ export function createStorage(o: StorageOptions): Storage {
   const imagesType = resolvedImagesType(c);
   const imageStore = createImageStore(c, log);
   const fromStore = storeImageSource(imageStore);
+  const backend = diskBackendFromConfig(c, log, o.hooks);
   // Direct download only helps a backend that needs a local base (rbd clones in Ceph instead).
   const cacheSource: ImageSource =
-    c.glance.enable_rbd_download && imagesType !== 'rbd'
+    c.glance.enable_rbd_download && backend.capabilities.usesLocalBase
       ? new RbdFirstImageSource(
           new RbdDirectDownload({
             ...rbdDownloadOptionsFromNova(
@@ -131,7 +143,6 @@ export function createStorage(o: StorageOptions): Storage {
     forceRawImages: c.DEFAULT.force_raw_images,
     logger: log,
   });
-  const backend = createDiskBackend(c.libvirt.images_type, diskBackendOptions(c, log, o.hooks));
   const disks = new BackendDisks(backend, cache, o.locationsOf);
   return { imagesType, imageStore, cache, cacheSource, backend, disks };
 }

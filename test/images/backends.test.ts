@@ -7,7 +7,13 @@ import { mkdtemp, rm, stat, writeFile, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runChecked } from '../../src/util/run.js';
-import { createDiskBackend, FlatBackend, Qcow2Backend } from '../../src/images/backends/index.js';
+import {
+  createDiskBackend,
+  DISK_BACKEND_KINDS,
+  FlatBackend,
+  Qcow2Backend,
+} from '../../src/images/backends/index.js';
+import { ImageError } from '../../src/images/errors.js';
 import { writeQcow2Overlay } from '../../src/images/backends/qcow2-overlay.js';
 import { copySparse } from '../../src/images/backends/sparse-copy.js';
 import { qemuImgCreateOverlay, qemuImgInfo } from '../../src/images/qemu-img.js';
@@ -114,7 +120,7 @@ describe('local backends', () => {
   });
 
   test('preallocate_images=space reserves the disk', async () => {
-    for (const kind of ['qcow2', 'flat']) {
+    for (const kind of ['qcow2', 'flat'] as const) {
       const instancesPath = await tempDir(`pre-${kind}`);
       const base = join(instancesPath, 'base.raw');
       await writeFile(base, '');
@@ -134,15 +140,22 @@ describe('local backends', () => {
     }
   });
 
-  test('createDiskBackend maps images_type like Nova', async () => {
-    const instancesPath = await tempDir('factory');
-    assert.equal(createDiskBackend('default', { instancesPath }).kind, 'qcow2');
-    assert.equal(createDiskBackend('default', { instancesPath, useCowImages: false }).kind, 'flat');
-    assert.equal(createDiskBackend('raw', { instancesPath }).kind, 'flat');
-    assert.equal(createDiskBackend('qcow2', { instancesPath }).kind, 'qcow2');
+  test('the registry builds each kind from its own options and says what it does itself', async () => {
+    const instancesPath = await tempDir('registry');
+    const qcow2 = createDiskBackend('qcow2', { instancesPath, overlayWriter: 'qemu-img' });
+    const flat = createDiskBackend('flat', { instancesPath });
+    assert.equal(qcow2.kind, 'qcow2');
+    assert.equal(flat.kind, 'flat');
+    for (const b of [qcow2, flat]) {
+      assert.deepEqual(b.capabilities, { usesLocalBase: true, copiesSnapshots: false, ownCapacity: false });
+    }
+    assert.deepEqual(DISK_BACKEND_KINDS, ['qcow2', 'flat', 'lvm', 'rbd']);
     assert.throws(
-      () => createDiskBackend('ploop', { instancesPath }),
-      /unknown \[libvirt\] images_type=ploop/,
+      () => createDiskBackend('ploop' as 'flat', { instancesPath }),
+      (e: unknown) =>
+        e instanceof ImageError &&
+        e.code === 'storage-misconfigured' &&
+        /use one of qcow2, flat, lvm, rbd/.test(e.message),
     );
   });
 });

@@ -188,17 +188,17 @@ describe(
 
     test('images_volume_group is required; the factory builds images_type=lvm', () => {
       assert.throws(() => new LvmDiskBackend({}), /images_volume_group/);
-      assert.throws(() => createDiskBackend('lvm', { instancesPath: dir }), /images_volume_group/);
+      assert.throws(() => createDiskBackend('lvm', {}), /images_volume_group/);
       assert.throws(
         () => new LvmDiskBackend({ volumeGroup: 'vg', volumeClear: 'wipe' as 'zero' }),
         /volume_clear/,
       );
       const b = createDiskBackend('lvm', {
-        instancesPath: dir,
-        imagesVolumeGroup: lab.vg,
+        volumeGroup: lab.vg,
         lvmConfig: lab.config,
-        lvDevices: lab.devices,
+        devices: lab.devices,
       });
+      assert.deepEqual(b.capabilities, { usesLocalBase: true, copiesSnapshots: false, ownCapacity: true });
       assert.equal(b.kind, 'lvm');
     });
   },

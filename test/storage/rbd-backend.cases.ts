@@ -154,16 +154,14 @@ export function rbdBackendCases(env: () => CephEnv, prefix: string): void {
   test('rbd backend: refuses to start without raw images or a pool; registered as images_type=rbd', () => {
     assert.throws(() => new RbdDiskBackend({ forceRawImages: false }), /force_raw_images/);
     assert.throws(() => new RbdDiskBackend({ pool: '' }), /images_rbd_pool/);
-    const viaFactory = createDiskBackend('rbd', {
-      instancesPath: dir,
-      imagesRbdPool: 'vms',
-      rbdUser: 'kestrel',
+    const viaRegistry = createDiskBackend('rbd', { pool: 'vms', user: 'kestrel' });
+    assert.equal(viaRegistry.kind, 'rbd');
+    assert.deepEqual(viaRegistry.capabilities, {
+      usesLocalBase: false,
+      copiesSnapshots: true,
+      ownCapacity: true,
     });
-    assert.equal(viaFactory.kind, 'rbd');
-    assert.throws(
-      () => createDiskBackend('rbd', { instancesPath: dir, forceRawImages: false }),
-      /force_raw_images/,
-    );
+    assert.throws(() => createDiskBackend('rbd', { forceRawImages: false }), /force_raw_images/);
   });
 
   test('rbd backend: capacity from the cluster; the client key for the libvirt secret', async () => {

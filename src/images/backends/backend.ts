@@ -22,8 +22,23 @@ export interface CreateDiskRequest {
   imageId: string;
 }
 
+/** What a backend does itself, so callers need not know which backend it is. */
+export interface DiskBackendCapabilities {
+  /** Builds disks from a base in the local image cache (false: clones inside its own store). */
+  usesLocalBase: boolean;
+  /**
+   * Copies its own disks for snapshots, shelve and backup while the guest is paused (true: RBD,
+   * which has no image lock and alone knows its ceph.conf and keyring; false: the driver copies
+   * the file or device with `qemu-img convert -U`).
+   */
+  copiesSnapshots: boolean;
+  /** Its space is its own (a volume group, a Ceph pool), not instances_path's filesystem. */
+  ownCapacity: boolean;
+}
+
 export interface DiskBackend {
   readonly kind: 'qcow2' | 'flat' | 'lvm' | 'rbd';
+  readonly capabilities: DiskBackendCapabilities;
   /** Creates the instance's root disk; on failure nothing is left behind. */
   create(req: CreateDiskRequest): Promise<DiskSource>;
   /** Removes the instance's disk(s); succeeds when there is nothing to remove. */

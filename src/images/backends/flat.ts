@@ -12,6 +12,7 @@ import { copySparse } from './sparse-copy.js';
 
 export class FlatBackend extends LocalDiskBackend implements DiskBackend {
   readonly kind = 'flat' as const;
+  readonly capabilities = { usesLocalBase: true, copiesSnapshots: false, ownCapacity: false };
 
   async create(req: CreateDiskRequest): Promise<DiskSource> {
     const path = this.diskPath(req.instanceUuid);

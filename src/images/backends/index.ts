@@ -1,49 +1,49 @@
-// Disk backends by `[libvirt] images_type`: qcow2 (and `default` with
-// use_cow_images), flat (and its deprecated alias raw). LVM and RBD register themselves with
-// registerDiskBackend so that this file need not know them.
+// Disk backends by `[libvirt] images_type`: an explicit registry from each kind to its backend,
+// built from that backend's own typed options (qcow2 and flat: the local file options; lvm: the
+// volume group; rbd: the pool and Ceph connection). Config's `default` and `raw` are resolved
+// before this (resolvedImagesType). Callers ask a backend's capabilities, never its kind.
 import type { DiskBackend } from './backend.js';
 import { FlatBackend } from './flat.js';
+import type { LocalBackendOptions } from './local.js';
+import { LvmDiskBackend, type LvmBackendOptions } from './lvm.js';
 import { Qcow2Backend, type Qcow2BackendOptions } from './qcow2.js';
+import { RbdDiskBackend, type RbdBackendOptions } from './rbd.js';
 import { ImageError } from '../errors.js';
 
-export type { CreateDiskRequest, CachedBase, DiskBackend } from './backend.js';
+export type { CreateDiskRequest, CachedBase, DiskBackend, DiskBackendCapabilities } from './backend.js';
 export { FlatBackend } from './flat.js';
 export { Qcow2Backend, type Qcow2BackendOptions } from './qcow2.js';
 export type { LocalBackendOptions } from './local.js';
 
-export interface DiskBackendOptions extends Qcow2BackendOptions {
-  /** `[DEFAULT] use_cow_images` (default true): what images_type=default means. */
-  useCowImages?: boolean;
-  /** Options of other backends (volume group, pool …), read by their own factories. */
-  [key: string]: unknown;
+/** Each backend kind's own options. */
+export interface DiskBackendOptions {
+  qcow2: Qcow2BackendOptions;
+  flat: LocalBackendOptions;
+  lvm: LvmBackendOptions;
+  rbd: RbdBackendOptions;
 }
 
-export type DiskBackendFactory = (opts: DiskBackendOptions) => DiskBackend;
+export type DiskBackendKind = keyof DiskBackendOptions;
 
-const factories = new Map<string, DiskBackendFactory>([
-  ['qcow2', (o) => new Qcow2Backend(o)],
-  ['flat', (o) => new FlatBackend(o)],
-]);
+const REGISTRY: { readonly [K in DiskBackendKind]: (opts: DiskBackendOptions[K]) => DiskBackend } = {
+  qcow2: (o) => new Qcow2Backend(o),
+  flat: (o) => new FlatBackend(o),
+  lvm: (o) => new LvmDiskBackend(o),
+  rbd: (o) => new RbdDiskBackend(o),
+};
 
-/** Adds a backend kind (e.g. lvm, rbd); its module calls this when imported. */
-export function registerDiskBackend(kind: string, factory: DiskBackendFactory): void {
-  factories.set(kind, factory);
-}
+export const DISK_BACKEND_KINDS = Object.keys(REGISTRY) as DiskBackendKind[];
 
-/** Nova's images_type mapping; an unknown kind is an error naming the known ones. */
-export function createDiskBackend(kind: string, opts: DiskBackendOptions): DiskBackend {
-  let resolved = kind;
-  if (kind === 'default') resolved = (opts.useCowImages ?? true) ? 'qcow2' : 'flat';
-  if (kind === 'raw') {
-    opts.logger?.warn('[libvirt] images_type=raw is deprecated; it means flat, so write images_type=flat');
-    resolved = 'flat';
-  }
-  const factory = factories.get(resolved);
+/** The backend of `kind`, from its own options; an unknown kind is an error naming the known ones. */
+export function createDiskBackend<K extends DiskBackendKind>(
+  kind: K,
+  opts: DiskBackendOptions[K],
+): DiskBackend {
+  const factory = REGISTRY[kind] as ((o: DiskBackendOptions[K]) => DiskBackend) | undefined;
   if (!factory) {
     throw new ImageError(
       'storage-misconfigured',
-      `unknown [libvirt] images_type=${kind}; use one of default, ${[...factories.keys(), 'raw'].join(', ')}` +
-        (kind === 'lvm' || kind === 'rbd' ? ` (the ${kind} backend is not loaded)` : ''),
+      `unknown disk backend ${String(kind)}; use one of ${DISK_BACKEND_KINDS.join(', ')} ([libvirt] images_type)`,
     );
   }
   return factory(opts);

@@ -17,7 +17,6 @@ import { FlavorDiskSmallerThanImageError, ImageError } from '../errors.js';
 import { qemuFormatName } from '../qemu-img.js';
 import { assertLvmName, LvmCli } from '../lvm/cli.js';
 import type { CreateDiskRequest, DiskBackend } from './backend.js';
-import { registerDiskBackend, type DiskBackendOptions } from './index.js';
 import { assertValidInstanceUuid, DiskExistsError } from './local.js';
 
 /** Where an LV's block device is. */
@@ -64,6 +63,7 @@ const MiB = 1024 * 1024;
 
 export class LvmDiskBackend implements DiskBackend {
   readonly kind = 'lvm' as const;
+  readonly capabilities = { usesLocalBase: true, copiesSnapshots: false, ownCapacity: true };
   readonly volumeGroup: string;
   readonly lvm: LvmCli;
   private readonly devices: LvDeviceResolver;
@@ -267,17 +267,3 @@ export class LvmDiskBackend implements DiskBackend {
     return { totalBytes: vg.sizeBytes, freeBytes: vg.freeBytes };
   }
 }
-
-/** `[libvirt] images_type = lvm`, built from the plain option values. */
-export function lvmBackendFromOptions(o: DiskBackendOptions): LvmDiskBackend {
-  return new LvmDiskBackend({
-    volumeGroup: typeof o.imagesVolumeGroup === 'string' ? o.imagesVolumeGroup : undefined,
-    volumeClear: typeof o.volumeClear === 'string' ? (o.volumeClear as VolumeClear) : undefined,
-    volumeClearSizeMib: typeof o.volumeClearSize === 'number' ? o.volumeClearSize : undefined,
-    lvmConfig: typeof o.lvmConfig === 'string' ? o.lvmConfig : undefined,
-    devices: (o.lvDevices as LvDeviceResolver | undefined) ?? undefined,
-    logger: o.logger,
-  });
-}
-
-registerDiskBackend('lvm', lvmBackendFromOptions);

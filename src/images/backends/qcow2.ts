@@ -16,6 +16,7 @@ export interface Qcow2BackendOptions extends LocalBackendOptions {
 
 export class Qcow2Backend extends LocalDiskBackend implements DiskBackend {
   readonly kind = 'qcow2' as const;
+  readonly capabilities = { usesLocalBase: true, copiesSnapshots: false, ownCapacity: false };
   private readonly writer: 'typescript' | 'qemu-img';
 
   constructor(opts: Qcow2BackendOptions) {

@@ -14,7 +14,6 @@ import { inspectBuffer } from '../inspect/index.js';
 import { CephCli, describe, isBusy, isNotFound, type CephConnection } from '../rbd/cli.js';
 import { isRbdUrl, parseRbdUrl, type RbdLocation } from '../rbd/location.js';
 import type { CreateDiskRequest, DiskBackend } from './backend.js';
-import { registerDiskBackend, type DiskBackendOptions } from './index.js';
 import { assertValidInstanceUuid, DiskExistsError } from './local.js';
 
 export { cephClientKey } from '../rbd/cli.js';
@@ -42,6 +41,7 @@ const DISK_SUFFIX = '_disk';
 
 export class RbdDiskBackend implements DiskBackend {
   readonly kind = 'rbd' as const;
+  readonly capabilities = { usesLocalBase: false, copiesSnapshots: true, ownCapacity: true };
   readonly pool: string;
   readonly cli: CephCli;
   private readonly log: Logger;
@@ -311,20 +311,3 @@ export class RbdDiskBackend implements DiskBackend {
     return { totalBytes: df.stats.total_bytes, freeBytes: df.stats.total_avail_bytes };
   }
 }
-
-/** `[libvirt] images_type = rbd`, built from the plain option values. */
-export function rbdBackendFromOptions(o: DiskBackendOptions): RbdDiskBackend {
-  const str = (k: string): string | undefined => (typeof o[k] === 'string' ? (o[k] as string) : undefined);
-  return new RbdDiskBackend({
-    pool: str('imagesRbdPool'),
-    cephConf: str('imagesRbdCephConf') || undefined,
-    user: str('rbdUser') || undefined,
-    secretUuid: str('rbdSecretUuid') || undefined,
-    connectTimeoutSec: typeof o.rbdConnectTimeout === 'number' ? o.rbdConnectTimeout : undefined,
-    forceRawImages: typeof o.forceRawImages === 'boolean' ? o.forceRawImages : undefined,
-    neverDownloadImageIfOnRbd: o.neverDownloadImageIfOnRbd === true,
-    logger: o.logger,
-  });
-}
-
-registerDiskBackend('rbd', rbdBackendFromOptions);
