@@ -81,7 +81,23 @@ test('--key-name, --user-data, --property, --config-drive true: the drive holds 
     services: [],
   });
 
-  // Stop / start keep the drive; delete removes it with the instance directory.
+  // Stop / start keep the drive as it is; a rebuild makes a fresh one (a new random seed).
+  const action = async (body: unknown, status: string) => {
+    const a = await h.call('compute', 'POST', `/v2.1/servers/${id}/action`, { token: h.member, body });
+    assert.equal(a.status, 202, a.text);
+    await h.waitFor(h.member, id, (x) => x.status === status && x['OS-EXT-STS:task_state'] === null);
+  };
+  const seed = md.random_seed;
+  await action({ 'os-stop': null }, 'SHUTOFF');
+  await action({ 'os-start': null }, 'ACTIVE');
+  assert.equal(JSON.parse(await isoFile(drive.path, '/openstack/latest/meta_data.json')).random_seed, seed);
+  await action({ rebuild: { imageRef: imageId } }, 'ACTIVE');
+  const rebuilt = JSON.parse(await isoFile(drive.path, '/openstack/latest/meta_data.json'));
+  assert.notEqual(rebuilt.random_seed, seed);
+  assert.equal(rebuilt.uuid, id);
+  assert.equal(await isoFile(drive.path, '/openstack/latest/user_data'), SCRIPT);
+
+  // Delete removes it with the instance directory.
   const del = await h.call('compute', 'DELETE', `/v2.1/servers/${id}`, { token: h.member });
   assert.equal(del.status, 204);
   const end = Date.now() + 10_000;
