@@ -75,7 +75,10 @@ export function protocolErrorHandler(this: FastifyInstance, err: ParserError, so
   const { status, message } = describeParserError(err.code);
   const requestId = `req-${randomUUID()}`;
   this.log.info({ code: err.code, status, requestId }, 'request refused by the HTTP parser');
-  if (socket.writable) {
+  // As node's own handler: no second answer once a response has started on this connection
+  // (an answer sent before the parser met the bad bytes further on).
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (socket.writable && !inFlight?.headersSent) {
     const body = JSON.stringify(faultBody(style, status, message));
     socket.write(
       `HTTP/1.1 ${status} ${REASONS[status] ?? 'Bad Request'}\r\n` +

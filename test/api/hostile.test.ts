@@ -4,8 +4,8 @@
 // image list parameters that Glance refuses.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { startHarness, uploadImage, type Harness, type Reply } from './harness.js';
+import { rawRequest } from '../fuzz/raw-http.js';
 
 type Api = 'identity' | 'compute' | 'image';
 
@@ -21,33 +21,6 @@ function assertRefused(api: Api, r: Reply, field: RegExp, label: string): void {
   assert.equal(r.status, 400, `${label}: ${r.status} ${r.text}`);
   const m = faultMessage(api, r.body);
   assert.match(m, field, `${label}: the message names the field: ${m}`);
-}
-
-/** A raw HTTP/1.1 exchange on a socket: the status line and the parsed JSON body. */
-function rawRequest(
-  port: number,
-  data: string | Buffer,
-): Promise<{ status: number; body: unknown; head: string }> {
-  return new Promise((resolve, reject) => {
-    const s = connect(port, '127.0.0.1');
-    const chunks: Buffer[] = [];
-    s.on('data', (d: Buffer) => chunks.push(d));
-    s.on('error', () => undefined); // the server closes after its answer; the answer is what counts
-    s.on('close', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      const [head, ...rest] = text.split('\r\n\r\n');
-      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0);
-      let body: unknown;
-      try {
-        body = JSON.parse(rest.join('\r\n\r\n'));
-      } catch {
-        return reject(new Error(`no JSON body in: ${text.slice(0, 300)}`));
-      }
-      resolve({ status, body, head });
-    });
-    s.write(data);
-    setTimeout(() => s.end(), 1500);
-  });
 }
 
 /** Each class of character a name may not hold; `control`: free text (values) may not either. */

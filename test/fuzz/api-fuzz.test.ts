@@ -7,8 +7,10 @@ import assert from 'node:assert/strict';
 import { startHarness, uploadImage, type Harness } from '../api/harness.js';
 import { seeded } from '../recovery/serve-process.js';
 import { routesOf, type RouteInfo } from './routes.js';
+import { rawRequest } from './raw-http.js';
 
 type Api = 'identity' | 'compute' | 'image';
+const HOST = 'kt-fuzz-host';
 const SEED = Number(process.env.KESTREL_FUZZ_SEED ?? 20261129);
 const CASES_PER_ROUTE = Number(process.env.KESTREL_FUZZ_CASES ?? 12);
 
@@ -51,6 +53,13 @@ const SCALARS: unknown[] = [
   ' ',
   'x',
   '\u0000',
+  'm\u0000n',
+  '\u0001\u007f',
+  'a\u001b[31m',
+  'a\u0085b',
+  'a\ud800b',
+  'abc\u202efdp.exe',
+  ' padded ',
   '💥',
   'a'.repeat(70_000),
   '2026-13-45T99:99:99Z',
@@ -130,8 +139,20 @@ interface Case {
 
 function bodyCase(r: Rand, path: string, real: string[]): Case {
   const keys = wrapperKeys(path);
-  const k = Math.floor(r() * 12);
+  const k = Math.floor(r() * 13);
   switch (k) {
+    case 12: {
+      // Invalid UTF-8 inside a JSON string: refused, never decoded to U+FFFD.
+      const key = pick(r, keys);
+      return {
+        payload: Buffer.concat([
+          Buffer.from(`{"${key}": {"name": "m`),
+          Buffer.from([pick(r, [0xff, 0xc3, 0xed, 0xf8, 0x80])]),
+          Buffer.from('n"}}'),
+        ]),
+        label: 'invalid UTF-8',
+      };
+    }
     case 0:
       return { payload: '{"unterminated": ', label: 'bad JSON' };
     case 1:
@@ -246,7 +267,7 @@ describe('API fuzzing: no 500, always a fault body', { timeout: 600_000 }, () =>
   const real: string[] = [];
 
   before(async () => {
-    h = await startHarness();
+    h = await startHarness({ hostName: HOST });
     const image = await uploadImage(h, h.admin, 'kt-fuzz-img', undefined, { visibility: 'public' });
     const boot = await h.call('compute', 'POST', '/v2.1/servers', {
       token: h.member,
@@ -255,6 +276,26 @@ describe('API fuzzing: no 500, always a fault body', { timeout: 600_000 }, () =>
     const serverId = (boot.body as { server: { id: string } }).server.id;
     await h.waitFor(h.member, serverId, (s) => s.status === 'ACTIVE');
     real.push(serverId, image, '1', h.memberProjectId, 'default', 'admin', 'member');
+    // Two failed servers of the member, whose faults must not show hosts, capacities or XML:
+    // one that no host can hold, one whose build fails inside "libvirt".
+    const huge = await h.call('compute', 'POST', '/v2.1/flavors', {
+      token: h.admin,
+      body: { flavor: { name: 'kt-fuzz-huge', ram: 1_000_000_000, vcpus: 1, disk: 1, id: 'kt-fuzz-huge' } },
+    });
+    assert.equal(huge.status, 200, huge.text);
+    const spawn = h.driver.spawn.bind(h.driver);
+    h.driver.spawn = async () => {
+      throw new Error(`virDomainDefineXMLFlags: XML error: Premature end of data <kestrel:name>x on ${HOST}`);
+    };
+    for (const flavorRef of ['kt-fuzz-huge', '1']) {
+      const failed = await h.call('compute', 'POST', '/v2.1/servers', {
+        token: h.member,
+        body: { server: { name: 'kt-fuzz-failed', imageRef: image, flavorRef } },
+      });
+      const id = (failed.body as { server: { id: string } }).server.id;
+      await h.waitFor(h.member, id, (s) => s.status === 'ERROR');
+    }
+    h.driver.spawn = spawn;
     for (const api of ['identity', 'compute', 'image'] as Api[])
       routes[api] = await routesOf(h.core.apps[api]);
   });
@@ -357,6 +398,100 @@ describe('API fuzzing: no 500, always a fault body', { timeout: 600_000 }, () =>
       t.diagnostic(`${api}: ${routes[api].length} routes`);
     });
   }
+
+  /** Seeded malformed HTTP/1.1 requests: request lines, header bytes, lengths, sizes. */
+  function rawCase(r: Rand, token: string): { label: string; data: string | Buffer } {
+    const path = pick(r, ['/', '/v2.1/servers', '/v2/images', '/v3/auth/tokens', '/x']);
+    const k = Math.floor(r() * 8);
+    switch (k) {
+      case 0: {
+        const junk = Buffer.from(
+          Array.from({ length: 1 + Math.floor(r() * 40) }, () => Math.floor(r() * 256)),
+        );
+        return { label: 'random bytes', data: Buffer.concat([junk, Buffer.from('\r\n\r\n')]) };
+      }
+      case 1:
+        return {
+          label: 'bad request line',
+          data: `${pick(r, ['GE T', 'GET\u0001', '', 'G'.repeat(100)])} ${path} ${pick(r, ['HTTP/9', 'HTTP/1.1 x', 'FTP/1.0', ''])}\r\n\r\n`,
+        };
+      case 2:
+        return {
+          label: 'bad Content-Length',
+          data: `POST ${path} HTTP/1.1\r\nHost: k\r\nContent-Type: application/json\r\nContent-Length: ${pick(r, ['-1', '1e3', '0x10', 'abc', '2, 3', '99999999999999999999'])}\r\n\r\n{}`,
+        };
+      case 3:
+        return {
+          label: 'CL + TE',
+          data: `POST ${path} HTTP/1.1\r\nHost: k\r\nContent-Length: 4\r\nTransfer-Encoding: ${pick(r, ['chunked', 'chunked, identity', 'gzip', 'x'])}\r\n\r\n0\r\n\r\n`,
+        };
+      case 4:
+        return {
+          label: 'control character in a header',
+          data: `GET ${path} HTTP/1.1\r\nHost: k\r\nX-Auth-Token: ${token}\r\n${pick(r, ['Content-Type', 'X-Bad\u0001', 'X\u0000'])}: ${pick(r, ['a\u0001b', ';;;\u0000', 'x'])}\r\n\r\n`,
+        };
+      case 5:
+        return {
+          label: 'oversized header',
+          data: `GET ${path} HTTP/1.1\r\nHost: k\r\nX-Big: ${'a'.repeat(pick(r, [17, 64, 200]) * 1024)}\r\n\r\n`,
+        };
+      case 6:
+        return {
+          label: 'bad chunked body',
+          data: `POST ${path} HTTP/1.1\r\nHost: k\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${pick(r, ['zz', '-1', 'ffffffffffffffff'])}\r\n{}\r\n0\r\n\r\n`,
+        };
+      default:
+        return {
+          label: 'garbage Content-Type',
+          data: `POST ${path} HTTP/1.1\r\nHost: k\r\nX-Auth-Token: ${token}\r\nContent-Type: ${pick(r, ['garbage', ';;;', 'application/json; charset=klingon', '*/*', 'multipart/form-data'])}\r\nContent-Length: 2\r\n\r\n{}`,
+        };
+    }
+  }
+
+  test("protocol level (raw sockets): malformed HTTP gets the API's own fault envelope", async (t) => {
+    const r = seeded(SEED + 7);
+    for (const api of ['identity', 'compute', 'image'] as Api[]) {
+      await h.core.apps[api].listen({ host: '127.0.0.1', port: 0 });
+      const port = (h.core.apps[api].server.address() as { port: number }).port;
+      for (let i = 0; i < CASES_PER_ROUTE * 3; i++) {
+        const c = rawCase(r, h.member);
+        sent++;
+        const res = await rawRequest(port, c.data);
+        statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+        const bad = res.status === 0 ? 'no answer at all' : checkFault(api, res.status, res.text);
+        if (bad) failures.push(`${api} raw [${c.label}]: ${bad.slice(0, 220)}`);
+      }
+    }
+    t.diagnostic(`raw requests sent to each API: ${CASES_PER_ROUTE * 3}`);
+  });
+
+  test('no fault a member can read names a host, a capacity or a piece of XML', async () => {
+    const detail = await h.call('compute', 'GET', '/v2.1/servers/detail', { token: h.member });
+    const servers = (detail.body as { servers: { id: string; fault?: unknown }[] }).servers;
+    const failed = servers.filter((s) => s.fault !== undefined);
+    assert.ok(failed.length >= 2, `the member has failed servers: ${detail.text.slice(0, 300)}`);
+    const texts = [detail.text];
+    for (const s of servers) {
+      texts.push((await h.call('compute', 'GET', `/v2.1/servers/${s.id}`, { token: h.member })).text);
+      const actions = await h.call('compute', 'GET', `/v2.1/servers/${s.id}/os-instance-actions`, {
+        token: h.member,
+      });
+      texts.push(actions.text);
+      for (const a of (actions.body as { instanceActions: { request_id: string }[] }).instanceActions) {
+        const one = await h.call(
+          'compute',
+          'GET',
+          `/v2.1/servers/${s.id}/os-instance-actions/${a.request_id}`,
+          { token: h.member },
+        );
+        texts.push(one.text);
+      }
+    }
+    for (const text of texts) {
+      assert.doesNotMatch(text, new RegExp(HOST), 'no host name');
+      assert.doesNotMatch(text, /<[a-z:]+>|Premature end|MEMORY_MB|1000000000/i, 'no XML, no capacity');
+    }
+  });
 
   test('no request got a 500 or a body outside the fault envelope', (t) => {
     t.diagnostic(
