@@ -1,8 +1,8 @@
 // What every API-client subcommand shares (service.ts: image/flavor/server/hypervisor,
 // identity.ts: project/user/role): credentials, clean API errors, and table / field output.
 import type { Command } from 'commander';
-import { ApiError, KestrelClient } from '../api/client/client.js';
-import { CredentialsError, findCredentials } from '../api/client/credentials.js';
+import { ApiError, KestrelClient } from '../client/client.js';
+import { CredentialsError, findCredentials } from '../client/credentials.js';
 import { UserError } from './user-error.js';
 
 export interface CommonOptions {

@@ -4,7 +4,7 @@
 //   kestrel role list|show|add|remove, kestrel role assignment list
 // Credentials as for every API command: OS_* variables or clouds.yaml (cloud "kestrel").
 import type { Command } from 'commander';
-import { ApiError, type KestrelClient } from '../../api/client/client.js';
+import { ApiError, type KestrelClient } from '../../client/client.js';
 import {
   api,
   apiClient as client,

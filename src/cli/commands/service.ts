@@ -5,7 +5,7 @@ import { createReadStream, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { ApiError, type KestrelClient } from '../../api/client/client.js';
+import { ApiError, type KestrelClient } from '../../client/client.js';
 import {
   api,
   apiClient as client,

@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { parseCloudsYaml } from '../../service/clouds.js';
+import { parseCloudsYaml } from '../service/clouds.js';
 
 export interface Credentials {
   authUrl: string;
