@@ -3,6 +3,7 @@ import type { Repositories } from '../db/index.js';
 import type { IdentityService, Endpoints } from '../control/identity.js';
 import type { FlavorService } from '../control/flavors.js';
 import type { ServerService } from '../control/servers.js';
+import type { ConsoleService } from '../control/server-consoles.js';
 import type { ImageService } from '../control/images.js';
 import type { KeypairService } from '../control/keypairs.js';
 import type { ServerOperations } from '../control/server-ops.js';
@@ -19,6 +20,8 @@ export interface ApiDeps {
    * Required: ServerService.action no longer answers lock / unlock / os-resetState / forceDelete.
    */
   serverOps: ServerOperations;
+  /** Remote consoles; unset when neither [vnc] nor [serial_console] is enabled. */
+  consoles?: ConsoleService;
   images: ImageService;
   keypairs: KeypairService;
   endpoints: () => Endpoints;

@@ -10,6 +10,7 @@ import { checkName } from './text-rules.js';
 import { refuseSevAction } from './sev.js';
 import { agentOf, createInstanceImage, hostOf, sendCast, stateConflict } from './server-common.js';
 import { checkServerMetadata, type ServerEnv } from './server-fields.js';
+import { CONSOLE_ACTIONS, type RemoteConsole } from './server-consoles.js';
 
 const ACTIONS_WITH_STATE: Record<
   string,
@@ -62,13 +63,22 @@ export async function serverAction(
   ctx: RequestContext,
   id: string,
   body: Record<string, unknown>,
-): Promise<undefined | { output: string } | { imageId: string }> {
+): Promise<
+  undefined | { output: string } | { imageId: string } | { console: Omit<RemoteConsole, 'protocol'> }
+> {
   const keys = Object.keys(body);
   if (keys.length !== 1)
     throw badRequest('The action body must have exactly one action key, e.g. {"os-stop": null}.');
   const name = keys[0];
   const arg = body[name];
   const inst = await env.find(ctx, id);
+  if (name in CONSOLE_ACTIONS) {
+    // A console is read access: a locked server still gives one (Nova checks no lock here).
+    if (!env.consoles) throw badRequest(`Unavailable console type: this service serves no remote consoles.`);
+    const { protocol, type } = env.consoles.fromAction(name, arg);
+    const c = await env.consoles.create(inst, protocol, type);
+    return { console: { type: c.type, url: c.url } };
+  }
   if (inst.locked && !ctx.isAdmin && name !== 'os-getConsoleOutput') {
     throw conflict(`Instance ${id} is locked; an administrator or its owner must unlock it first.`);
   }

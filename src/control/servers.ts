@@ -25,6 +25,7 @@ import {
 import { createServers } from './server-create.js';
 import { listServers } from './server-list.js';
 import { serverAction } from './server-power.js';
+import type { ConsoleService } from './server-consoles.js';
 
 export type { ServerCreateResult, ServerListQuery, ServerView } from './server-fields.js';
 
@@ -38,7 +39,12 @@ export class ServerService {
     flavors: FlavorService,
     images: ImageService,
     private readonly agents: AgentDirectory,
-    opts: { logger?: Logger; maxCount?: number; sevDefaults?: SevHostDefaults } = {},
+    opts: {
+      logger?: Logger;
+      maxCount?: number;
+      sevDefaults?: SevHostDefaults;
+      consoles?: ConsoleService;
+    } = {},
   ) {
     this.log = (opts.logger ?? silentLogger).child({ component: 'servers' });
     this.env = {
@@ -51,6 +57,7 @@ export class ServerService {
       sevDefaults: opts.sevDefaults ?? {},
       find: (ctx, id) => this.find(ctx, id),
       background: (p) => this.spawnBackground(p),
+      consoles: opts.consoles,
     };
   }
 
@@ -172,11 +179,7 @@ export class ServerService {
    * POST /servers/{id}/action. Returns undefined (202, empty), console output, or the
    * snapshot's image id (createImage).
    */
-  action(
-    ctx: RequestContext,
-    id: string,
-    body: Record<string, unknown>,
-  ): Promise<undefined | { output: string } | { imageId: string }> {
+  action(ctx: RequestContext, id: string, body: Record<string, unknown>): ReturnType<typeof serverAction> {
     return serverAction(this.env, ctx, id, body);
   }
 

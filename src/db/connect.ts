@@ -21,6 +21,7 @@ import { computeHostReports } from './migrations/0005-compute-host-reports.js';
 import { instanceListOrderIndex } from './migrations/0012-instance-list-order-index.js';
 import { numa } from './migrations/0008-numa.js';
 import { instanceGuestData } from './migrations/0007-instance-guest-data.js';
+import { consoleAuthTokens } from './migrations/0010-console-auth-tokens.js';
 
 export type DatabaseKind = 'sqlite' | 'postgresql';
 
@@ -47,6 +48,7 @@ const migrations: Record<string, Migration> = {
   '0012-instance-list-order-index': instanceListOrderIndex,
   '0008-numa': numa,
   '0007-instance-guest-data': instanceGuestData,
+  '0010-console-auth-tokens': consoleAuthTokens,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -17,6 +17,7 @@ export type {
   FlavorSnapshot,
 } from './repos/instances.js';
 export type { Keypair } from './repos/keypairs.js';
+export type { ConsoleTokenRecord, ConsoleType, SpendResult } from './repos/console-tokens.js';
 export type { Inventory, ProviderState } from './repos/placement.js';
 export type { ServiceRecord } from './repos/services.js';
 export type { HostReportRecord } from './repos/host-reports.js';

@@ -249,6 +249,17 @@ export interface ComputeHostReportTable {
   reported_at: string;
 }
 
+export interface ConsoleAuthTokenTable {
+  token_hash: string;
+  console_type: string;
+  instance_uuid: string;
+  project_id: string;
+  host: string;
+  created_at: string;
+  expires_at: string;
+  used_at: string | null;
+}
+
 export interface Database {
   projects: ProjectTable;
   users: UserTable;
@@ -275,4 +286,5 @@ export interface Database {
   numa_placements: NumaPlacementTable;
   services: ServiceTable;
   compute_host_reports: ComputeHostReportTable;
+  console_auth_tokens: ConsoleAuthTokenTable;
 }

@@ -22,6 +22,7 @@ import { ImageService } from '../control/images.js';
 import { KeypairService } from '../control/keypairs.js';
 import { ServerService } from '../control/servers.js';
 import { ServerOperations } from '../control/server-ops.js';
+import { ConsoleService, type ConsoleOptions } from '../control/server-consoles.js';
 import { createComputeApp } from '../api/compute/app.js';
 import { createImageApp } from '../api/image/app.js';
 import { createIdentityApp } from '../api/identity/app.js';
@@ -58,6 +59,8 @@ export interface CoreOptions {
    * lvm: the volume group; rbd: the Ceph cluster, as Nova reports), for DISK_GB.
    */
   diskCapacity?: () => Promise<{ totalBytes: number }>;
+  /** Remote consoles ([vnc], [serial_console], [consoleauth]); unset: none are served. */
+  consoles?: ConsoleOptions & { vncProxyclientAddress?: string };
   /** [image_store] show_image_direct_url / show_multiple_locations. */
   imageDisplay?: ApiDeps['imageDisplay'];
   /** [DEFAULT] force_config_drive, config_drive_format, mkisofs_cmd, [api] dhcp_domain (default: drives only when asked). */
@@ -107,6 +110,7 @@ export async function createCore(o: CoreOptions): Promise<Core> {
     startedTimeoutMs: o.startedTimeoutMs,
     shutdownTimeoutSeconds: o.shutdownTimeoutSeconds,
     guestFiles: new GuestFiles(repos, o.instancesPath, o.configDrive, o.bootImages),
+    vncProxyclientAddress: o.consoles?.vncProxyclientAddress,
   });
   const agents = new AgentDirectory(repos);
   const loopback = o.agentTransport === 'loopback';
@@ -126,8 +130,10 @@ export async function createCore(o: CoreOptions): Promise<Core> {
   const flavors = new FlavorService(repos);
   const images = new ImageService(repos, o.imageStore, { maxImageSize: o.maxImageSize ?? 1024 ** 4 });
   const keypairs = new KeypairService(repos);
+  const consoles = o.consoles ? new ConsoleService(repos, agents, o.consoles) : undefined;
   const servers = new ServerService(repos, flavors, images, agents, {
     logger: log,
+    consoles,
     sevDefaults: { machineTypes: o.machineTypes },
   });
   const serverOps = new ServerOperations(repos, servers, images, agents, {
@@ -169,6 +175,7 @@ export async function createCore(o: CoreOptions): Promise<Core> {
     flavors,
     servers,
     serverOps,
+    consoles,
     images,
     keypairs,
     endpoints: o.endpoints,

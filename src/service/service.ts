@@ -15,13 +15,14 @@ import { silentLogger, type Logger } from '../util/log.js';
 import { bootstrap } from './bootstrap.js';
 import { cloudsYaml, readCloudsPassword, writeSecretFile } from './clouds.js';
 import { createCore, type Core } from './core.js';
+import { ConsoleProxy } from '../console/proxy.js';
 
 export interface ServeOptions {
   config: KestrelConfig;
   driver: HypervisorDriver;
   logger?: Logger;
   /** Port overrides (0 = any free port), e.g. for tests. */
-  ports?: { identity?: number; compute?: number; image?: number };
+  ports?: { identity?: number; compute?: number; image?: number; novnc?: number; serial?: number };
   /** Where a demo image is looked for (default $KESTREL_TEST_IMAGES or /var/cache/kestrel/test-images). */
   testImagesDir?: string;
   /** Seconds the manager waits for a guest's "started" event. */
@@ -41,6 +42,8 @@ export interface RunningService {
   demoImage?: string;
   /** Image store, image cache and disk backend as configured. */
   storage: Storage;
+  /** The console proxy's base URLs (unset: that console is disabled). */
+  consoleUrls: { novnc?: string; serial?: string };
   stop(): Promise<void>;
 }
 
@@ -82,7 +85,23 @@ export async function startService(o: ServeOptions): Promise<RunningService> {
 
   const urlHost = hostForUrl(c.api.listen_host, c.api.public_host ?? null);
   const endpoints: Endpoints = { identity: '', compute: '', image: '', region: c.api.region_name };
+  // The proxy's listeners bind after the core is up; URLs are built when a console is asked for.
+  const consoleUrls: { novnc?: string; serial?: string } = {};
+  const consoleProblems: { novnc?: string; serial?: string } = {};
   const core = await createCore({
+    consoles:
+      c.vnc.enabled || c.serial_console.enabled
+        ? {
+            vncEnabled: c.vnc.enabled,
+            serialEnabled: c.serial_console.enabled,
+            tokenTtlSeconds: c.consoleauth.token_ttl,
+            baseUrl: (kind) =>
+              consoleUrls[kind] ?? {
+                problem: consoleProblems[kind] ?? 'the console proxy is not listening yet',
+              },
+            vncProxyclientAddress: c.vnc.server_proxyclient_address,
+          }
+        : undefined,
     db,
     driver: o.driver,
     imageStore: store,
@@ -175,6 +194,51 @@ export async function startService(o: ServeOptions): Promise<RunningService> {
     );
   }
 
+  const proxy = new ConsoleProxy({
+    repos: core.repos,
+    agents: core.agents,
+    contextFor: (token) => core.identity.contextFor(token, 'req-console-proxy'),
+    allowedOrigins: c.console.allowed_origins,
+    log,
+  });
+  // A port taken by another process disables that console (the API then says why) rather
+  // than the whole service: the APIs and running guests matter more than a console.
+  const listenProxy = async (
+    kind: 'novnc' | 'serial',
+    host: string,
+    port: number,
+    base: string | null,
+    page: string,
+  ) => {
+    try {
+      const bound = await proxy.listen(kind, host, port);
+      consoleUrls[kind] = base ?? `http://${hostForUrl(host, c.api.public_host ?? null)}:${bound}${page}`;
+    } catch (err) {
+      consoleProblems[kind] =
+        `the ${kind} console proxy cannot listen on ${host}:${port} (${(err as Error).message}); fix: free the port or set ${kind === 'novnc' ? '[vnc] novncproxy_port' : '[serial_console] serialproxy_port'}`;
+      log.warn({ err }, consoleProblems[kind]);
+    }
+  };
+  if (c.vnc.enabled) {
+    await listenProxy(
+      'novnc',
+      c.vnc.novncproxy_host,
+      o.ports?.novnc ?? c.vnc.novncproxy_port,
+      c.vnc.novncproxy_base_url,
+      '/vnc_lite.html',
+    );
+  }
+  if (c.serial_console.enabled) {
+    const sc = c.serial_console;
+    await listenProxy(
+      'serial',
+      sc.serialproxy_host,
+      o.ports?.serial ?? sc.serialproxy_port,
+      sc.base_url,
+      '/',
+    );
+  }
+
   let demoImage: string | undefined;
   if (boot.created) {
     demoImage = await importDemoImage(core, boot, o.testImagesDir, log).catch((err) => {
@@ -193,7 +257,9 @@ export async function startService(o: ServeOptions): Promise<RunningService> {
     firstStart: boot.created,
     demoImage,
     storage,
+    consoleUrls,
     async stop() {
+      await proxy.close();
       await core.close();
       await db.close();
     },

@@ -6,6 +6,32 @@ import { buildResourceRequest } from '../../src/control/scheduler/request.js';
 import { claimResources } from '../../src/control/scheduler/claim.js';
 
 export function repositorySuite(repos: () => Repositories): void {
+  test('console tokens: spent once, expired and unknown told apart, purged, forgotten with the instance', async () => {
+    const r = repos();
+    const base = { consoleType: 'serial' as const, instanceUuid: 'i-1', projectId: 'p-1', host: 'h' };
+    const future = new Date(Date.now() + 60_000).toISOString();
+    await r.consoleTokens.insert({ ...base, tokenHash: 'a'.repeat(64), expiresAt: future });
+    await r.consoleTokens.insert({
+      ...base,
+      tokenHash: 'b'.repeat(64),
+      expiresAt: '2000-01-01T00:00:00.000Z',
+    });
+    // Two connections racing for one token: exactly one wins.
+    const [x, y] = await Promise.all([
+      r.consoleTokens.spend('a'.repeat(64)),
+      r.consoleTokens.spend('a'.repeat(64)),
+    ]);
+    assert.deepEqual([x.ok, y.ok].sort(), [false, true]);
+    const won = x.ok ? x : y;
+    assert.ok(won.ok && won.token.projectId === 'p-1' && won.token.consoleType === 'serial');
+    assert.deepEqual(((x.ok ? y : x) as { reason: string }).reason, 'used');
+    assert.equal(((await r.consoleTokens.spend('b'.repeat(64))) as { reason: string }).reason, 'expired');
+    assert.equal(((await r.consoleTokens.spend('c'.repeat(64))) as { reason: string }).reason, 'unknown');
+    assert.equal(await r.consoleTokens.purgeExpired(new Date().toISOString()), 1);
+    await r.consoleTokens.deleteForInstance('i-1');
+    assert.equal(((await r.consoleTokens.spend('a'.repeat(64))) as { reason: string }).reason, 'unknown');
+  });
+
   test('identity: users, projects, roles, tokens', async () => {
     const r = repos();
     const p = await r.identity.createProject({ name: 'demo' });

@@ -4,7 +4,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { ApiDeps } from '../deps.js';
 import { fastifyOptions, installAuth, installJsonBody } from '../common.js';
 import { installErrorHandling } from '../errors.js';
-import { isDiscovery, negotiate, registerVersionRoutes } from './versions.js';
+import { MAX_VERSION, isDiscovery, negotiate, registerVersionRoutes } from './versions.js';
+import { registerRemoteConsoleRoutes } from './remote-consoles.js';
 import { registerFlavorRoutes } from './flavors.js';
 import { registerServerRoutes } from './servers.js';
 import { registerServerActionRoutes } from './server-actions.js';
@@ -22,7 +23,11 @@ export function createComputeApp(d: ApiDeps): FastifyInstance {
       'x-openstack-request-id': String(req.id),
       'x-compute-request-id': String(req.id),
     });
-    if (!isDiscovery(req)) negotiate(req);
+    if (!isDiscovery(req)) {
+      const v = negotiate(req);
+      if (v !== MAX_VERSION)
+        void reply.headers({ 'OpenStack-API-Version': `compute ${v}`, 'X-OpenStack-Nova-API-Version': v });
+    }
   });
   installAuth(app, d.identity, isDiscovery);
   installJsonBody(app);
@@ -31,6 +36,7 @@ export function createComputeApp(d: ApiDeps): FastifyInstance {
   registerServerRoutes(app, d.servers, () => d.endpoints().image);
   registerServerActionRoutes(app, d.serverOps);
   registerComputeImageRoutes(app, d.images, () => d.endpoints().image);
+  registerRemoteConsoleRoutes(app, d.servers, d.consoles);
   registerMiscRoutes(app, {
     repos: d.repos,
     keypairs: d.keypairs,

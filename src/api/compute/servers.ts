@@ -116,6 +116,7 @@ export function registerServerRoutes(
     const r = await servers.action(need(req), req.params.id, body as Record<string, unknown>);
     if (r === undefined) return reply.code(202).send();
     if ('output' in r) return reply.code(200).send({ output: r.output });
+    if ('console' in r) return reply.code(200).send({ console: r.console });
     void reply.header('Location', `${imageEndpoint()}/v2/images/${r.imageId}`);
     return reply.code(202).send();
   });

@@ -53,8 +53,24 @@ export const isDiscovery = (req: FastifyRequest): boolean => {
   return path === '' || path === '/v2.1' || path === '/v2';
 };
 
+/**
+ * Routes that exist from a microversion above the API-wide MAX_VERSION, with the highest one
+ * each answers. A request for one of these versions is accepted on that route only; the route
+ * checks its own minimum (atLeast). Folds into MAX_VERSION when the API as a whole moves past.
+ */
+export const ROUTE_MAX_VERSIONS: Record<string, string> = {
+  '/v2.1/servers/:id/remote-consoles': '2.6',
+};
+
+const minor = (v: string): number => Number(v.split('.')[1]);
+
+/** version ≥ min, both "2.N". */
+export const atLeast = (version: string, min: string): boolean => minor(version) >= minor(min);
+
 /** The requested microversion (new header wins over the legacy one); 406 outside [min, max]. */
 export function negotiate(req: FastifyRequest): string {
+  const routeMax = ROUTE_MAX_VERSIONS[req.routeOptions?.url ?? ''];
+  const max = routeMax && minor(routeMax) > minor(MAX_VERSION) ? routeMax : MAX_VERSION;
   const modern = req.headers['openstack-api-version'];
   const legacy = req.headers['x-openstack-nova-api-version'];
   let requested: string | undefined;
@@ -64,14 +80,14 @@ export function negotiate(req: FastifyRequest): string {
   }
   if (requested === undefined && typeof legacy === 'string') requested = legacy.trim();
   if (requested === undefined) return MIN_VERSION;
-  if (requested.toLowerCase() === 'latest') return MAX_VERSION;
+  if (requested.toLowerCase() === 'latest') return max;
   const m = /^(\d+)\.(\d+)$/.exec(requested);
   if (!m) throw badRequest(`API version string ${requested} format is not valid; use 2.1.`);
   const [maj, min] = [Number(m[1]), Number(m[2])];
-  if (maj !== 2 || min < 1 || min > Number(MAX_VERSION.split('.')[1])) {
+  if (maj !== 2 || min < 1 || min > minor(max)) {
     throw new KestrelError(
       'not-acceptable',
-      `Version ${requested} is not supported by the API. Minimum is ${MIN_VERSION} and maximum is ${MAX_VERSION}.`,
+      `Version ${requested} is not supported by the API. Minimum is ${MIN_VERSION} and maximum is ${max}.`,
     );
   }
   return requested;

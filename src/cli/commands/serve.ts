@@ -59,6 +59,7 @@ async function makeDriver(
     numMemoryEncryptedGuests: config.libvirt.num_memory_encrypted_guests,
     skipCpuCompareAtStartup: config.workarounds.skip_cpu_compare_at_startup,
     instancesPath: config.DEFAULT.instances_path,
+    vnc: { enabled: config.vnc.enabled, listen: config.vnc.server_listen },
     rbdSecret: cephSecretFromConfig(config),
     log,
   });
@@ -124,6 +125,8 @@ export function registerServeCommand(program: Command): void {
         `  Identity v3   ${e.identity}`,
         `  Compute v2.1  ${e.compute}`,
         `  Image v2      ${e.image}`,
+        ...(svc.consoleUrls.novnc ? [`  noVNC proxy   ${svc.consoleUrls.novnc}`] : []),
+        ...(svc.consoleUrls.serial ? [`  Serial proxy  ${svc.consoleUrls.serial}`] : []),
         `  Database      ${svc.db.description}`,
         `  State         ${svc.statePath}`,
         `  Storage       instance disks: images_type ${svc.storage.imagesType}; image data: ${svc.storage.imageStore.kind} store`,
@@ -134,6 +137,7 @@ export function registerServeCommand(program: Command): void {
         'Try:',
         `  export OS_CLIENT_CONFIG_FILE=${svc.cloudsFile} OS_CLOUD=kestrel`,
         '  openstack server create --image boot-sector --flavor m1.nano --wait vm1 && openstack console log show vm1',
+        '  openstack console url show vm1   (--serial for the serial console)',
         'Stop with Ctrl-C or SIGTERM (guests keep running).',
       );
       process.stdout.write(`${lines.join('\n')}\n`);

@@ -2,6 +2,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../schema.js';
 import type { Db } from './util.js';
+import { ConsoleTokenRepo } from './console-tokens.js';
 import { IdentityRepo } from './identity.js';
 import { FlavorRepo } from './flavors.js';
 import { ImageRepo } from './images.js';
@@ -22,6 +23,7 @@ export class Repositories {
   readonly numa: NumaRepo;
   readonly services: ServiceRepo;
   readonly hostReports: HostReportRepo;
+  readonly consoleTokens: ConsoleTokenRepo;
 
   constructor(readonly db: Db) {
     this.identity = new IdentityRepo(db);
@@ -33,6 +35,7 @@ export class Repositories {
     this.numa = new NumaRepo(db);
     this.services = new ServiceRepo(db);
     this.hostReports = new HostReportRepo(db);
+    this.consoleTokens = new ConsoleTokenRepo(db);
   }
 
   /** Runs fn in one transaction with repositories bound to it. */
