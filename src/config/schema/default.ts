@@ -168,7 +168,12 @@ export const defaultGroup = group(
           value: 'iso9660',
           help: 'An ISO 9660 image labelled config-2, attached as a cdrom (what cloud-init expects first).',
         },
-        { value: 'vfat', help: 'A 64 MiB VFAT image labelled config-2, attached as a read-only disk.' },
+        {
+          value: 'vfat',
+          help:
+            "A 64 MiB VFAT image labelled config-2, attached as a read-only disk on the root disk's bus " +
+            "(virtio): for q35 guests whose kernel has no AHCI (SATA) driver, such as Debian's cloud kernel.",
+        },
       ],
       help: 'Filesystem of the config drive.',
       related: ['DEFAULT.force_config_drive', 'DEFAULT.mkisofs_cmd'],
