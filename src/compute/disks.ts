@@ -3,6 +3,8 @@
 // (src/images/backends: qcow2 overlay, flat copy, LVM volume, RBD image); the image cache
 // (src/images/cache.ts) keeps one base per image for the backends that need a local copy.
 import type { DiskSource } from '../disks/source.js';
+import type { LocalDisk } from '../virt/driver.js';
+import type { BlankKind } from '../images/blank-bases.js';
 import type { CachedBase, DiskBackend } from '../images/backends/backend.js';
 import { Qcow2Backend } from '../images/backends/qcow2.js';
 import { KestrelError } from '../errors/index.js';
@@ -32,15 +34,41 @@ export interface RootDisks {
    * reconciliation can find orphans that live outside instances_path (LVM volumes, RBD images).
    */
   list?(): Promise<string[]>;
+  /**
+   * Creates the flavor's ephemeral and swap disks (Nova's disk.local and disk.swap) from the
+   * cached blank bases; none when the flavor has neither.
+   */
+  createLocal?(instanceUuid: string, flavor: LocalDiskFlavor): Promise<void>;
+  /** The ephemeral and swap disks of an instance of this flavor, as the guest attaches them. */
+  localSources?(instanceUuid: string, flavor: LocalDiskFlavor): Promise<LocalDisk[]>;
+}
+
+/** What decides an instance's ephemeral and swap disks. */
+export interface LocalDiskFlavor {
+  ephemeralGb: number;
+  swapMb: number;
 }
 
 /** What the disks need from the image cache. */
 export interface BaseImages {
   ensure(imageId: string, opts?: { declaredFormat?: string }): Promise<CachedBase>;
+  /** A formatted blank base for ephemeral / swap disks (ImageCache.ensureBlank). */
+  ensureBlank?(kind: BlankKind, sizeBytes: number, fs?: string): Promise<CachedBase>;
 }
 
 /** The image's store locations (rbd://…), so a backend can clone instead of download. */
 export type ImageLocations = (imageId: string) => Promise<readonly string[]>;
+
+/** The flavor's ephemeral disk (disk.local, GiB) and swap disk (disk.swap, MiB), in that order. */
+export function localDisksOf(
+  flavor: LocalDiskFlavor,
+): { role: BlankKind; name: 'disk.local' | 'disk.swap'; sizeBytes: number }[] {
+  const out: { role: BlankKind; name: 'disk.local' | 'disk.swap'; sizeBytes: number }[] = [];
+  if (flavor.ephemeralGb > 0)
+    out.push({ role: 'ephemeral', name: 'disk.local', sizeBytes: flavor.ephemeralGb * 1024 ** 3 });
+  if (flavor.swapMb > 0) out.push({ role: 'swap', name: 'disk.swap', sizeBytes: flavor.swapMb * 1024 ** 2 });
+  return out;
+}
 
 /** Nova's FlavorDiskSmallerThanImage, worded as Nova words the fault, with the fix. */
 export class FlavorDiskTooSmallFault extends KestrelError {
@@ -64,7 +92,32 @@ export class BackendDisks implements RootDisks {
     readonly backend: DiskBackend,
     private readonly bases: BaseImages,
     private readonly locations?: ImageLocations,
+    /** `[DEFAULT] default_ephemeral_format` (ext4 when unset). */
+    private readonly ephemeralFormat = 'ext4',
   ) {}
+
+  async createLocal(instanceUuid: string, flavor: LocalDiskFlavor): Promise<void> {
+    for (const d of localDisksOf(flavor)) {
+      const ensureBlank = this.bases.ensureBlank?.bind(this.bases);
+      if (!ensureBlank)
+        throw new KestrelError('storage-misconfigured', 'this image cache cannot make blank disks');
+      await this.backend.create({
+        instanceUuid,
+        name: d.name,
+        imageId: d.role,
+        sizeBytes: d.sizeBytes,
+        base: () => ensureBlank(d.role, d.sizeBytes, this.ephemeralFormat),
+      });
+    }
+  }
+
+  async localSources(instanceUuid: string, flavor: LocalDiskFlavor): Promise<LocalDisk[]> {
+    const out: LocalDisk[] = [];
+    for (const d of localDisksOf(flavor)) {
+      out.push({ role: d.role, source: await this.backend.source(instanceUuid, d.name) });
+    }
+    return out;
+  }
 
   async create(instanceUuid: string, image: RootDiskImage, sizeBytes: number): Promise<DiskSource> {
     const imageLocations = this.locations

@@ -243,6 +243,7 @@ export class ComputeManager {
                   inst.flavor.rootGb * GiB,
                 ),
               );
+              await this.createLocalDisks(uuid, inst, actionId);
               await cancelIfDeleted(this.repos, uuid, this.deleteRequested);
               await this.repos.instances.update(uuid, { taskState: 'spawning' });
               const started = this.waitStarted(uuid);
@@ -300,6 +301,14 @@ export class ComputeManager {
     });
   }
 
+  /** The flavor's ephemeral and swap disks (removed with the root disk by disks.delete). */
+  private async createLocalDisks(uuid: string, inst: Instance, actionId: string): Promise<void> {
+    if (!this.opts.disks.createLocal || (!inst.flavor.ephemeralGb && !inst.flavor.swapMb)) return;
+    await this.phase(actionId, 'compute_prepare_local_disks', () =>
+      this.opts.disks.createLocal!(uuid, inst.flavor),
+    );
+  }
+
   /** The driver's spec; builds the config drive and fetches kernel / ramdisk first (guest-files.ts). */
   private async specFor(
     inst: Instance,
@@ -308,6 +317,7 @@ export class ComputeManager {
   ): Promise<InstanceSpec> {
     // The NUMA placement the scheduler claimed with the allocations (pinned CPUs, host cells).
     const numa = (await this.repos.numa.placementOf(inst.uuid)) as InstanceSpec['numaPlacement'];
+    const localDisks = (await this.opts.disks.localSources?.(inst.uuid, inst.flavor)) ?? [];
     const files = await this.guestFiles.prepare(inst, image);
     return {
       ...files,
@@ -332,6 +342,7 @@ export class ComputeManager {
       consoleLogPath: join(this.opts.instancesPath, inst.uuid, 'console.log'),
       network: { kind: 'none' },
       ...(numa ? { numaPlacement: numa } : {}),
+      ...(localDisks.length ? { localDisks } : {}),
     };
   }
 

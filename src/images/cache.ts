@@ -16,6 +16,7 @@ import type { CachedBase } from './backends/backend.js';
 import { assertValidImageId, ImageError, ImageRefusedError } from './errors.js';
 import { withFileLock } from './file-lock.js';
 import { qemuImgConvert } from './qemu-img.js';
+import { ensureBlankBase, type BlankKind } from './blank-bases.js';
 
 /** Where the cache gets image bytes: the Image service's store today, an RBD export later. */
 export interface ImageSource {
@@ -131,6 +132,17 @@ export class ImageCache {
     };
   }
 
+  /** The blank ephemeral or swap base (blank-bases.ts), made once under the cache's locks. */
+  ensureBlank(kind: BlankKind, sizeBytes: number, fs?: string): Promise<CachedBase> {
+    return ensureBlankBase(
+      this.baseDir,
+      (name, fn) => withMkdir(this.baseDir, () => this.withImageLock(name, fn)),
+      kind,
+      sizeBytes,
+      fs,
+    );
+  }
+
   /** Both locks for one cache file: in-process first, then across processes. */
   withImageLock<T>(fileName: string, fn: () => Promise<T>, timeoutMs = this.opts.lockTimeoutMs): Promise<T> {
     return this.mutex.run(fileName, () => withFileLock(this.lockPath(fileName), fn, { timeoutMs }));
@@ -200,4 +212,9 @@ async function fsyncFile(path: string): Promise<void> {
 /** An ImageSource that reads from an Image service store (the all-in-one set-up). */
 export function storeImageSource(store: { get(imageId: string): Promise<Readable> }): ImageSource {
   return { open: (imageId) => store.get(imageId) };
+}
+
+async function withMkdir<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  await mkdir(dir, { recursive: true });
+  return fn();
 }

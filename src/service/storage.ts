@@ -143,7 +143,7 @@ export function createStorage(o: StorageOptions): Storage {
     forceRawImages: c.DEFAULT.force_raw_images,
     logger: log,
   });
-  const disks = new BackendDisks(backend, cache, o.locationsOf);
+  const disks = new BackendDisks(backend, cache, o.locationsOf, c.DEFAULT.default_ephemeral_format);
   return { imagesType, imageStore, cache, cacheSource, backend, disks };
 }
 

@@ -18,6 +18,12 @@ export const PowerState = {
 } as const;
 export type PowerState = (typeof PowerState)[keyof typeof PowerState];
 
+/** A flavor's ephemeral or swap disk, attached after the root disk (vdb, vdc). */
+export interface LocalDisk {
+  role: 'ephemeral' | 'swap';
+  source: DiskSource;
+}
+
 export interface FlavorSpec {
   id: string;
   name: string;
@@ -54,6 +60,8 @@ export interface InstanceSpec {
   configDrive?: { path: string; format: 'iso9660' | 'vfat' };
   /** Serial console log file; the driver creates its directory. */
   consoleLogPath: string;
+  /** The flavor's ephemeral and swap disks, in that order. */
+  localDisks?: LocalDisk[];
   /** Host NUMA cells, pinned CPUs and page sizes the scheduler chose (guests that asked for NUMA). */
   numaPlacement?: NumaPlacement;
   /** 'none' (the default here) or a libvirt network name. */

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LvmCli } from '../../src/images/lvm/cli.js';
-import { runChecked } from '../../src/util/run.js';
+import { run, runChecked } from '../../src/util/run.js';
 import { lvmLabUnavailable, makeLvmLab, type LvmLab } from '../storage/lvm-lab.js';
 import { startKestrel, type Kestrel } from './harness.js';
 
@@ -26,6 +26,8 @@ describe('images_type=flat through the Compute API (real libvirt, TCG)', () => {
     k = await startKestrel({
       tag: `${TAG}-flat`,
       conf: ['[libvirt]', 'virt_type = qemu', 'images_type = flat'],
+      ephemeralGb: 1,
+      swapMb: 16,
     });
   });
   after(async () => k?.stop());
@@ -42,9 +44,25 @@ describe('images_type=flat through the Compute API (real libvirt, TCG)', () => {
     const head = readFileSync(disk).subarray(0, 4).toString('latin1');
     assert.notEqual(head, 'QFI\xfb', 'the disk is not qcow2');
     assert.equal(await k.svc.storage.backend.exists(id), true);
+    // The flavor's ephemeral (ext4) and swap disks: flat copies of the cached blank bases, vdb and vdc.
+    const blkid = async (p: string) => (await run(['blkid', '-o', 'value', '-s', 'TYPE', p])).stdout.trim();
+    assert.equal(await blkid(`${disk}.local`), 'ext4');
+    assert.equal(await blkid(`${disk}.swap`), 'swap');
+    const xml = await k.client.domains.getXmlDesc(await k.client.domains.lookupByUuid(id));
+    const attached = (file: string, dev: string) =>
+      new RegExp(
+        `<source file='${file}'[^>]*/>\\s*(<backingStore/>\\s*)?<target dev='${dev}' bus='virtio'/>`,
+      );
+    assert.match(xml, attached(`${disk}.local`, 'vdb'));
+    assert.match(xml, attached(`${disk}.swap`, 'vdc'));
     await k.consoleHas(id, 'GUEST-BOOTED');
     await k.deleteServer(id);
     assert.equal(existsSync(disk), false, 'the flat disk is gone');
+    assert.equal(
+      existsSync(`${disk}.local`) || existsSync(`${disk}.swap`),
+      false,
+      'ephemeral and swap are gone',
+    );
   });
 
   test('an image larger than the flavor disk ends in ERROR with a clear fault (no disk left)', async () => {

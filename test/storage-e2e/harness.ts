@@ -54,6 +54,9 @@ export interface KestrelOptions {
   conf: string[];
   /** The test flavor's root disk in GiB (0 = the image's own size). */
   diskGb?: number;
+  /** The test flavor's ephemeral disk (GiB) and swap disk (MiB); none by default. */
+  ephemeralGb?: number;
+  swapMb?: number;
   hooks?: StorageTestHooks;
   logger?: Logger;
 }
@@ -162,7 +165,15 @@ export async function startKestrel(o: KestrelOptions): Promise<Kestrel> {
   };
   const flavorRef = `${o.tag}-flavor`;
   const f = await compute('POST', '/v2.1/flavors', {
-    flavor: { name: flavorRef, ram: 32, vcpus: 1, disk: o.diskGb ?? 1, id: flavorRef },
+    flavor: {
+      name: flavorRef,
+      ram: 32,
+      vcpus: 1,
+      disk: o.diskGb ?? 1,
+      id: flavorRef,
+      ...(o.ephemeralGb ? { 'OS-FLV-EXT-DATA:ephemeral': o.ephemeralGb } : {}),
+      ...(o.swapMb ? { swap: o.swapMb } : {}),
+    },
   });
   assert.equal(f.status, 200, f.text);
 

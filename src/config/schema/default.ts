@@ -62,6 +62,17 @@ export const defaultGroup = group(
       ],
       help: 'Preallocation of instance disks on file backends (flat, qcow2).',
     }),
+    default_ephemeral_format: choice({
+      default: 'ext4',
+      choices: [
+        { value: 'ext4', help: 'ext4 (what Nova uses for Linux guests).' },
+        { value: 'ext3', help: 'ext3.' },
+        { value: 'ext2', help: 'ext2.' },
+        { value: 'xfs', help: 'XFS (needs Debian xfsprogs on the compute host).' },
+        { value: 'vfat', help: 'FAT (needs Debian dosfstools), readable by any guest.' },
+      ],
+      help: "Filesystem of the flavor's ephemeral disk (disk.local, the guest's second disk), labelled ephemeral0. Swap disks are made with mkswap.",
+    }),
     resume_guests_state_on_host_boot: bool({
       default: false,
       help: 'At service start, bring guests that the database says were running back to running (by a hard reboot).',

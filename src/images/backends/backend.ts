@@ -11,8 +11,17 @@ export interface CachedBase {
   virtualSize: number;
 }
 
+/**
+ * An instance's disks, by Nova's names: the root disk, the flavor's ephemeral disk and its
+ * swap disk (files `<uuid>/disk.local`; LVs and RBD images `<uuid>_disk.local`).
+ */
+export type DiskName = 'disk' | 'disk.local' | 'disk.swap';
+export const DISK_NAMES: readonly DiskName[] = ['disk', 'disk.local', 'disk.swap'];
+
 export interface CreateDiskRequest {
   instanceUuid: string;
+  /** Which of the instance's disks (default the root disk). */
+  name?: DiskName;
   /** The flavor's root disk in bytes (0 = the image's own size, as Nova does for root_gb=0). */
   sizeBytes: number;
   /** Resolves the cached base; a backend that can clone in place (RBD) may not call it. */
@@ -41,9 +50,11 @@ export interface DiskBackend {
   readonly capabilities: DiskBackendCapabilities;
   /** Creates the instance's root disk; on failure nothing is left behind. */
   create(req: CreateDiskRequest): Promise<DiskSource>;
-  /** Removes the instance's disk(s); succeeds when there is nothing to remove. */
+  /** Removes all of the instance's disks (root, ephemeral, swap); succeeds when there is nothing to remove. */
   delete(instanceUuid: string): Promise<void>;
   exists(instanceUuid: string): Promise<boolean>;
+  /** Where one of the instance's disks is, as the driver attaches it (the disk must exist). */
+  source(instanceUuid: string, name: DiskName): Promise<DiskSource>;
   /** Instance uuids that have a disk in this backend (to find orphans). */
   list(): Promise<string[]>;
   /** Copies the root disk, flattened, into targetPath (snapshot / shelve / backup). */

@@ -15,12 +15,13 @@ export class FlatBackend extends LocalDiskBackend implements DiskBackend {
   readonly capabilities = { usesLocalBase: true, copiesSnapshots: false, ownCapacity: false };
 
   async create(req: CreateDiskRequest): Promise<DiskSource> {
-    const path = this.diskPath(req.instanceUuid);
+    const name = req.name ?? 'disk';
+    const path = this.diskPath(req.instanceUuid, name);
     const part = `${path}.${randomBytes(4).toString('hex')}.part`;
     const base = await req.base();
     const size = req.sizeBytes > 0 ? req.sizeBytes : base.virtualSize;
     if (base.virtualSize > size) throw new FlavorDiskSmallerThanImageError(base.virtualSize, size);
-    const madeDirectory = await this.prepareDirectory(req.instanceUuid);
+    const madeDirectory = await this.prepareDirectory(req.instanceUuid, name);
     const format: 'raw' | 'qcow2' = base.format === 'qcow2' && !this.forceRawImages ? 'qcow2' : 'raw';
     try {
       if (base.format === format) {
@@ -40,7 +41,7 @@ export class FlatBackend extends LocalDiskBackend implements DiskBackend {
     } catch (e) {
       await rm(part, { force: true });
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new DiskExistsError(path);
-      await this.cleanup(req.instanceUuid, madeDirectory, false); // the disk appears only by the final link
+      await this.cleanup(req.instanceUuid, madeDirectory, false, name); // the disk appears only by the final link
       throw e;
     }
     return { kind: 'file', path, format };

@@ -6,6 +6,8 @@ import { runChecked } from '../../util/run.js';
 import { silentLogger, type Logger } from '../../util/log.js';
 import { ImageError } from '../errors.js';
 import { qemuImgConvert } from '../qemu-img.js';
+import { DISK_NAMES, type DiskName } from './backend.js';
+import type { DiskSource } from '../../disks/source.js';
 
 export interface LocalBackendOptions {
   /** `[DEFAULT] instances_path`. */
@@ -60,23 +62,28 @@ export abstract class LocalDiskBackend {
     this.preallocate = opts.preallocateImages ?? 'none';
   }
 
-  diskPath(instanceUuid: string): string {
+  diskPath(instanceUuid: string, name: DiskName = DISK_FILE): string {
     assertValidInstanceUuid(instanceUuid);
-    return join(this.instancesPath, instanceUuid, DISK_FILE);
+    return join(this.instancesPath, instanceUuid, name);
   }
 
   /** Creates the instance directory; says whether it made it (so a failure can remove it). */
-  protected async prepareDirectory(instanceUuid: string): Promise<boolean> {
+  protected async prepareDirectory(instanceUuid: string, name: DiskName = DISK_FILE): Promise<boolean> {
     const dir = join(this.instancesPath, instanceUuid);
     const made = await mkdir(dir, { recursive: true, mode: 0o755 });
-    const disk = join(dir, DISK_FILE);
+    const disk = join(dir, name);
     if (await exists(disk)) throw new DiskExistsError(disk);
     return made !== undefined;
   }
 
   /** Undo of a failed create: the disk (and its part file), and the directory if we made it. */
-  protected async cleanup(instanceUuid: string, madeDirectory: boolean, diskIsOurs = true): Promise<void> {
-    if (diskIsOurs) await rm(this.diskPath(instanceUuid), { force: true });
+  protected async cleanup(
+    instanceUuid: string,
+    madeDirectory: boolean,
+    diskIsOurs = true,
+    name: DiskName = DISK_FILE,
+  ): Promise<void> {
+    if (diskIsOurs) await rm(this.diskPath(instanceUuid, name), { force: true });
     if (madeDirectory) await rmdir(join(this.instancesPath, instanceUuid)).catch(() => undefined);
   }
 
@@ -89,8 +96,7 @@ export abstract class LocalDiskBackend {
   }
 
   async delete(instanceUuid: string): Promise<void> {
-    const disk = this.diskPath(instanceUuid);
-    await rm(disk, { force: true });
+    for (const name of DISK_NAMES) await rm(this.diskPath(instanceUuid, name), { force: true });
     await this.removePartFiles(instanceUuid);
     // The directory may hold other files (console log): remove it only when empty.
     await rmdir(join(this.instancesPath, instanceUuid)).catch(() => undefined);
@@ -105,6 +111,11 @@ export abstract class LocalDiskBackend {
 
   async exists(instanceUuid: string): Promise<boolean> {
     return exists(this.diskPath(instanceUuid));
+  }
+
+  async source(instanceUuid: string, name: DiskName): Promise<DiskSource> {
+    const path = this.diskPath(instanceUuid, name);
+    return { kind: 'file', path, format: await diskFormatOf(path) };
   }
 
   async list(): Promise<string[]> {

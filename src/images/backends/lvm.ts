@@ -16,7 +16,7 @@ import type { DiskSource } from '../../disks/source.js';
 import { FlavorDiskSmallerThanImageError, ImageError } from '../errors.js';
 import { qemuFormatName } from '../qemu-img.js';
 import { assertLvmName, LvmCli } from '../lvm/cli.js';
-import type { CreateDiskRequest, DiskBackend } from './backend.js';
+import type { CreateDiskRequest, DiskBackend, DiskName } from './backend.js';
 import { assertValidInstanceUuid, DiskExistsError } from './local.js';
 
 /** Where an LV's block device is. */
@@ -97,14 +97,16 @@ export class LvmDiskBackend implements DiskBackend {
     this.log = opts.logger ?? silentLogger;
   }
 
-  lvName(instanceUuid: string): string {
+  lvName(instanceUuid: string, name: DiskName = 'disk'): string {
     assertValidInstanceUuid(instanceUuid);
-    return `${instanceUuid}${DISK_SUFFIX}`;
+    return `${instanceUuid}_${name}`;
   }
 
   async create(req: CreateDiskRequest): Promise<DiskSource> {
-    const lv = this.lvName(req.instanceUuid);
-    if (await this.exists(req.instanceUuid)) throw new DiskExistsError(`${this.volumeGroup}/${lv}`);
+    const lv = this.lvName(req.instanceUuid, req.name);
+    if ((await this.lvm.lvs(this.volumeGroup)).some((x) => x.name === lv)) {
+      throw new DiskExistsError(`${this.volumeGroup}/${lv}`);
+    }
     const base = await req.base();
     if (req.sizeBytes > 0 && req.sizeBytes < base.virtualSize) {
       throw new FlavorDiskSmallerThanImageError(base.virtualSize, req.sizeBytes);
@@ -228,6 +230,13 @@ export class LvmDiskBackend implements DiskBackend {
       { dev, bytes, method: this.clear, ms: Math.round(performance.now() - started) },
       'volume cleared',
     );
+  }
+
+  async source(instanceUuid: string, name: DiskName): Promise<DiskSource> {
+    return {
+      kind: 'block',
+      path: await this.devices.path(this.volumeGroup, this.lvName(instanceUuid, name)),
+    };
   }
 
   async exists(instanceUuid: string): Promise<boolean> {

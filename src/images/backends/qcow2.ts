@@ -25,11 +25,12 @@ export class Qcow2Backend extends LocalDiskBackend implements DiskBackend {
   }
 
   async create(req: CreateDiskRequest): Promise<DiskSource> {
-    const path = this.diskPath(req.instanceUuid);
+    const name = req.name ?? 'disk';
+    const path = this.diskPath(req.instanceUuid, name);
     const base = await req.base();
     const size = req.sizeBytes > 0 ? req.sizeBytes : base.virtualSize;
     if (base.virtualSize > size) throw new FlavorDiskSmallerThanImageError(base.virtualSize, size);
-    const madeDirectory = await this.prepareDirectory(req.instanceUuid);
+    const madeDirectory = await this.prepareDirectory(req.instanceUuid, name);
     try {
       if (this.writer === 'typescript') {
         await writeQcow2Overlay(path, {
@@ -44,7 +45,7 @@ export class Qcow2Backend extends LocalDiskBackend implements DiskBackend {
     } catch (e) {
       // Another create of the same instance won the race: its disk is not ours to remove.
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new DiskExistsError(path);
-      await this.cleanup(req.instanceUuid, madeDirectory);
+      await this.cleanup(req.instanceUuid, madeDirectory, true, name);
       throw e;
     }
     this.log.debug({ instance: req.instanceUuid, base: base.path, size }, 'qcow2 overlay created');

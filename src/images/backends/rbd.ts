@@ -13,7 +13,7 @@ import { FlavorDiskSmallerThanImageError, ImageError } from '../errors.js';
 import { inspectBuffer } from '../inspect/index.js';
 import { CephCli, describe, isBusy, isNotFound, type CephConnection } from '../rbd/cli.js';
 import { isRbdUrl, parseRbdUrl, type RbdLocation } from '../rbd/location.js';
-import type { CreateDiskRequest, DiskBackend } from './backend.js';
+import type { CreateDiskRequest, DiskBackend, DiskName } from './backend.js';
 import { assertValidInstanceUuid, DiskExistsError } from './local.js';
 
 export { cephClientKey } from '../rbd/cli.js';
@@ -65,18 +65,19 @@ export class RbdDiskBackend implements DiskBackend {
     this.log = opts.logger ?? silentLogger;
   }
 
-  diskName(instanceUuid: string): string {
+  diskName(instanceUuid: string, name: DiskName = 'disk'): string {
     assertValidInstanceUuid(instanceUuid);
-    return `${instanceUuid}${DISK_SUFFIX}`;
+    return `${instanceUuid}_${name}`;
   }
 
-  private spec(instanceUuid: string): string {
-    return `${this.pool}/${this.diskName(instanceUuid)}`;
+  private spec(instanceUuid: string, name: DiskName = 'disk'): string {
+    return `${this.pool}/${this.diskName(instanceUuid, name)}`;
   }
 
   async create(req: CreateDiskRequest): Promise<DiskSource> {
-    const spec = this.spec(req.instanceUuid);
-    if (await this.exists(req.instanceUuid)) {
+    const name = req.name ?? 'disk';
+    const spec = this.spec(req.instanceUuid, name);
+    if (await this.existsNamed(req.instanceUuid, name)) {
       throw new DiskExistsError(`rbd:${spec}`);
     }
     const started = performance.now();
@@ -87,7 +88,7 @@ export class RbdDiskBackend implements DiskBackend {
         size = source.size;
         this.checkFits(size, req.sizeBytes);
         await this.cli.rbd(['clone', `${source.loc.pool}/${source.loc.image}@${source.loc.snapshot}`, spec]);
-        revert.add(`remove ${spec}`, () => this.remove(req.instanceUuid));
+        revert.add(`remove ${spec}`, () => this.removeByName(this.diskName(req.instanceUuid, name)));
         this.log.info({ instance: req.instanceUuid, parent: source.url }, 'instance disk cloned in RBD');
       } else {
         if (this.opts.neverDownloadImageIfOnRbd && (req.imageLocations ?? []).some(isRbdUrl)) {
@@ -106,7 +107,7 @@ export class RbdDiskBackend implements DiskBackend {
         }
         size = base.virtualSize;
         this.checkFits(size, req.sizeBytes);
-        revert.add(`remove ${spec}`, () => this.remove(req.instanceUuid));
+        revert.add(`remove ${spec}`, () => this.removeByName(this.diskName(req.instanceUuid, name)));
         await this.cli.rbd(['import', '--no-progress', '--image-format', '2', base.path, spec], {
           workMs: 60 * 60_000,
         });
@@ -119,15 +120,19 @@ export class RbdDiskBackend implements DiskBackend {
       { instance: req.instanceUuid, ms: Math.round(performance.now() - started) },
       'rbd disk created',
     );
-    return this.diskSource(req.instanceUuid);
+    return this.diskSource(req.instanceUuid, name);
+  }
+
+  source(instanceUuid: string, name: DiskName): Promise<DiskSource> {
+    return this.diskSource(instanceUuid, name);
   }
 
   /** What libvirt needs for the network disk. */
-  async diskSource(instanceUuid: string): Promise<DiskSource> {
+  async diskSource(instanceUuid: string, name: DiskName = 'disk'): Promise<DiskSource> {
     return {
       kind: 'rbd',
       pool: this.pool,
-      image: this.diskName(instanceUuid),
+      image: this.diskName(instanceUuid, name),
       monitors: await this.cli.monitors(),
       user: this.opts.user || 'admin',
       ...(this.opts.secretUuid ? { secretUuid: this.opts.secretUuid } : {}),
@@ -224,10 +229,6 @@ export class RbdDiskBackend implements DiskBackend {
     for (const name of names) await this.removeByName(name);
   }
 
-  private async remove(instanceUuid: string): Promise<void> {
-    await this.removeByName(this.diskName(instanceUuid));
-  }
-
   private async removeByName(name: string): Promise<void> {
     const spec = `${this.pool}/${name}`;
     try {
@@ -246,14 +247,18 @@ export class RbdDiskBackend implements DiskBackend {
   }
 
   async exists(instanceUuid: string): Promise<boolean> {
+    return this.existsNamed(instanceUuid, 'disk');
+  }
+
+  private async existsNamed(instanceUuid: string, name: DiskName): Promise<boolean> {
     try {
-      await this.cli.rbd(['info', this.spec(instanceUuid)]);
+      await this.cli.rbd(['info', this.spec(instanceUuid, name)]);
       return true;
     } catch (e) {
       if (isNotFound(e)) return false;
       throw new ImageError(
         'storage-unavailable',
-        `cannot look up ${this.spec(instanceUuid)}: ${describe(e)}`,
+        `cannot look up ${this.spec(instanceUuid, name)}: ${describe(e)}`,
       );
     }
   }

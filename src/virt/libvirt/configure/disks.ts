@@ -56,5 +56,13 @@ export const diskConfigurator: Configurator = {
       target: { dev: `${PREFIX[bus]}a`, bus },
     } as DiskDevice;
     dom.devices.disks.push(disk);
+    // The flavor's ephemeral (vdb) and swap (vdc) disks, on the root disk's bus (Nova's layout).
+    (ctx.spec.localDisks ?? []).forEach((local, i) => {
+      dom.devices.disks.push({
+        ...source(local.source),
+        device: 'disk',
+        target: { dev: `${PREFIX[bus]}${String.fromCharCode('b'.charCodeAt(0) + i)}`, bus },
+      } as DiskDevice);
+    });
   },
 };
