@@ -131,30 +131,34 @@ export function runBackendConformance(
       });
     }
 
-    check('local-disks', 'ephemeral and swap disks beside the root disk; delete removes all three', async () => {
-      const uuid = newUuid();
-      const req = (name?: 'disk.local' | 'disk.swap') => ({
-        instanceUuid: uuid,
-        imageId: bases.raw!.imageId,
-        sizeBytes: FLAVOR_SIZE,
-        base: baseOf('raw'),
-        ...(name ? { name } : {}),
-      });
-      const root = await backend.create(req());
-      const local = await backend.create(req('disk.local'));
-      const swap = await backend.create(req('disk.swap'));
-      const sources = [root, local, swap].map((x) => JSON.stringify(x));
-      assert.equal(new Set(sources).size, 3, `three distinct disks: ${sources.join(' ')}`);
-      assert.deepEqual(await backend.source(uuid, 'disk.local'), local);
-      assert.deepEqual(await backend.source(uuid, 'disk.swap'), swap);
-      await assert.rejects(backend.create(req('disk.local')), /already exists/);
-      await backend.delete(uuid);
-      assert.equal(await backend.exists(uuid), false);
-      // Gone, all of them: each can be made again.
-      await backend.create(req('disk.local'));
-      await backend.create(req('disk.swap'));
-      await backend.delete(uuid);
-    });
+    check(
+      'local-disks',
+      'ephemeral and swap disks beside the root disk; delete removes all three',
+      async () => {
+        const uuid = newUuid();
+        const req = (name?: 'disk.local' | 'disk.swap') => ({
+          instanceUuid: uuid,
+          imageId: bases.raw!.imageId,
+          sizeBytes: FLAVOR_SIZE,
+          base: baseOf('raw'),
+          ...(name ? { name } : {}),
+        });
+        const root = await backend.create(req());
+        const local = await backend.create(req('disk.local'));
+        const swap = await backend.create(req('disk.swap'));
+        const sources = [root, local, swap].map((x) => JSON.stringify(x));
+        assert.equal(new Set(sources).size, 3, `three distinct disks: ${sources.join(' ')}`);
+        assert.deepEqual(await backend.source(uuid, 'disk.local'), local);
+        assert.deepEqual(await backend.source(uuid, 'disk.swap'), swap);
+        await assert.rejects(backend.create(req('disk.local')), /already exists/);
+        await backend.delete(uuid);
+        assert.equal(await backend.exists(uuid), false);
+        // Gone, all of them: each can be made again.
+        await backend.create(req('disk.local'));
+        await backend.create(req('disk.swap'));
+        await backend.delete(uuid);
+      },
+    );
 
     check('size-zero', 'a flavor root disk of 0 means the image’s own size', async () => {
       const uuid = newUuid();
