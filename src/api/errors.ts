@@ -120,6 +120,19 @@ export function frameworkErrorHandler(err: FastifyError, _req: FastifyRequest, r
   void sendFault(reply, style, status, message);
 }
 
+/**
+ * What the caller reads of a failure: a 5xx from the host or a bug (libvirt's or QEMU's text,
+ * paths, host names) reaches a non-admin as a short message with the request id, as Nova shows
+ * members an internal error; admins, refusals (4xx), "not implemented" and "no valid host"
+ * (whose message names no host) keep the full message.
+ */
+function shownTo(req: FastifyRequest, err: unknown, status: number, message: string): string {
+  const open =
+    status < 500 || status === 501 || (err instanceof KestrelError && err.code === 'no-valid-host');
+  if (open || (req as { ctx?: { isAdmin?: boolean } | null }).ctx?.isAdmin) return message;
+  return `An internal error occurred (request ${String(req.id)}). An administrator can find the cause in the service log.`;
+}
+
 export function installErrorHandling(app: FastifyInstance, style: FaultStyle): void {
   app.decorate('faultStyle', style);
   app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
@@ -129,7 +142,7 @@ export function installErrorHandling(app: FastifyInstance, style: FaultStyle): v
     if (status === 401 && style !== 'identity') {
       void reply.header('WWW-Authenticate', 'Keystone uri="identity"');
     }
-    return sendFault(reply, style, status, message);
+    return sendFault(reply, style, status, shownTo(req, err, status, message));
   });
   app.setNotFoundHandler((req, reply) =>
     sendFault(reply, style, 404, `The resource could not be found: ${req.method} ${req.url.split('?')[0]}`),

@@ -397,6 +397,38 @@ describe('hostile input: faults tell members what Nova tells them', () => {
       h.driver.spawn = spawn;
     }
   });
+
+  test('a synchronous internal error (the console read fails in libvirt): members read the request id, admins the cause', async () => {
+    const c = await h.call('compute', 'POST', '/v2.1/servers', {
+      token: h.member,
+      body: { server: { name: 'kt-console', imageRef: image, flavorRef: '1' } },
+    });
+    const id = (c.body as { server: { id: string } }).server.id;
+    await h.waitFor(h.member, id, (x) => x.status === 'ACTIVE');
+    const read = h.driver.consoleOutput.bind(h.driver);
+    h.driver.consoleOutput = async () => {
+      throw new Error('virDomainOpenConsole failed on kt-secret-host: <devices><serial/>');
+    };
+    try {
+      const member = await h.call('compute', 'POST', `/v2.1/servers/${id}/action`, {
+        token: h.member,
+        body: { 'os-getConsoleOutput': { length: 10 } },
+      });
+      assert.equal(member.status, 500, member.text);
+      const rid = String(member.headers['x-openstack-request-id']);
+      assert.equal(
+        faultMessage('compute', member.body),
+        `An internal error occurred (request ${rid}). An administrator can find the cause in the service log.`,
+      );
+      const admin = await h.call('compute', 'POST', `/v2.1/servers/${id}/action`, {
+        token: h.admin,
+        body: { 'os-getConsoleOutput': { length: 10 } },
+      });
+      assert.equal(admin.status, 500, admin.text);
+    } finally {
+      h.driver.consoleOutput = read;
+    }
+  });
 });
 
 describe("hostile input: protocol-level errors keep the API's envelope (raw sockets)", () => {
