@@ -1,6 +1,8 @@
 // `npm run bench -- images`: qcow2 overlay creation (TypeScript writer vs qemu-img create) on a
 // 10 MiB and a 10 GiB sparse base; a flat copy of a 1 GiB filled image against
-// `cp --sparse=always` in the same run; inspector throughput. Cleans up what it makes.
+// `cp --sparse=always` in the same run; the flavor's ephemeral disk (a qcow2 overlay on the
+// cached, formatted blank base) at 1 GiB and 100 GiB, first and cached; inspector throughput.
+// Cleans up what it makes.
 import { execFileSync } from 'node:child_process';
 import { randomFillSync, randomUUID } from 'node:crypto';
 import { closeSync, openSync, writeSync } from 'node:fs';
@@ -10,6 +12,8 @@ import { join } from 'node:path';
 import { FlatBackend, Qcow2Backend } from '../src/images/backends/index.js';
 import type { CachedBase, DiskBackend } from '../src/images/backends/backend.js';
 import { inspectBuffer, inspectImage } from '../src/images/inspect/index.js';
+import { BackendDisks } from '../src/compute/disks.js';
+import { ImageCache } from '../src/images/cache.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -60,6 +64,31 @@ try {
   );
   console.log(
     `  10 GiB vs 10 MiB: ${((overlay10g / overlay10m - 1) * 100).toFixed(1)} %; TypeScript is ${(qemu10m / overlay10m).toFixed(0)}x faster than qemu-img`,
+  );
+
+  // ---- ephemeral disks: the first makes the formatted blank base, the rest overlay it ----
+  const ephemeralCache = new ImageCache({
+    instancesPath: instances,
+    source: { open: () => Promise.reject(new Error('no image is fetched here')) } as never,
+  });
+  const ephemeralDisks = new BackendDisks(ts, ephemeralCache);
+  async function ephemeralMs(gib: number, n: number): Promise<{ first: number; cached: number }> {
+    const times: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const uuid = randomUUID();
+      const t0 = performance.now();
+      await ephemeralDisks.createLocal(uuid, { ephemeralGb: gib, swapMb: 0 });
+      times.push(performance.now() - t0);
+      await ephemeralDisks.delete(uuid);
+    }
+    return { first: times[0], cached: median(times.slice(1)) };
+  }
+  const eph1 = await ephemeralMs(1, 51);
+  const eph100 = await ephemeralMs(100, 51);
+  console.log(
+    `ephemeral disk (ext4 blank base + qcow2 overlay): 1 GiB first ${eph1.first.toFixed(1)} ms, then ${eph1.cached.toFixed(3)} ms; ` +
+      `100 GiB first ${eph100.first.toFixed(1)} ms, then ${eph100.cached.toFixed(3)} ms (medians of 50); ` +
+      `100 GiB vs 1 GiB cached: ${((eph100.cached / eph1.cached - 1) * 100).toFixed(1)} %`,
   );
 
   // ---- flat copy of a 1 GiB filled image vs cp --sparse=always ----
@@ -145,6 +174,10 @@ try {
       overlay_ms_10gib: round(overlay10g),
       qemu_img_create_ms_10mib: round(qemu10m, 2),
       qemu_img_create_ms_10gib: round(qemu10g, 2),
+      ephemeral_first_ms_1gib: round(eph1.first, 1),
+      ephemeral_ms_1gib: round(eph1.cached),
+      ephemeral_first_ms_100gib: round(eph100.first, 1),
+      ephemeral_ms_100gib: round(eph100.cached),
       flat_copy_vs_cp: round(ratio, 2),
       flat_copy_mib_s: Math.round(GiB / MiB / (flatMs / 1000)),
       cp_mib_s: Math.round(GiB / MiB / (cpMs / 1000)),

@@ -59,12 +59,16 @@ export async function ensureBlankBase(
   const name = blankBaseName(kind, sizeBytes, fs);
   const path = join(baseDir, name);
   const base: CachedBase = { imageId: name, path, format: 'raw', virtualSize: sizeBytes };
+  const reuse = async (): Promise<boolean> => {
+    if (!(await present(path))) return false;
+    const now = new Date();
+    await utimes(path, now, now); // the cache manager ages bases by mtime
+    return true;
+  };
+  // A base is renamed into place only when complete, so finding it needs no lock.
+  if (await reuse()) return base;
   return lock(name, async () => {
-    if (await present(path)) {
-      const now = new Date();
-      await utimes(path, now, now); // the cache manager ages bases by mtime
-      return base;
-    }
+    if (await reuse()) return base; // made meanwhile by another boot or process
     const part = `${path}.part`;
     try {
       await writeFile(part, '');
