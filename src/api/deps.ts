@@ -15,10 +15,7 @@ export interface ApiDeps {
   identity: IdentityService;
   flavors: FlavorService;
   servers: ServerService;
-  /**
-   * rebuild, shelve, backup, lock, admin actions, soft delete (control/server-ops.ts).
-   * Required: ServerService.action no longer answers lock / unlock / os-resetState / forceDelete.
-   */
+  /** Every server action (the action table), the delete and diagnostics (control/server-ops.ts). */
   serverOps: ServerOperations;
   /** Remote consoles; unset when neither [vnc] nor [serial_console] is enabled. */
   consoles?: ConsoleService;

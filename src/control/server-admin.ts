@@ -1,8 +1,6 @@
-// lock / unlock, os-resetState, changePassword, diagnostics, and deferred delete:
-// with [DEFAULT] reclaim_instance_interval > 0 a DELETE is a soft delete (SOFT_DELETED, guest
-// powered off, disk and allocations kept) that restore undoes, forceDelete or the reclaim
-// timer finishes. All as Nova at microversion 2.1.
-import { randomUUID } from 'node:crypto';
+// The rows of the server-action table for lock / unlock, os-resetState, changePassword,
+// restore (of a soft-deleted server) and forceDelete, and the diagnostics read; all as Nova at
+// microversion 2.1. The delete itself is server-delete.ts.
 import type { Instance } from '../db/index.js';
 import type { RequestContext } from './context.js';
 import { badRequest, conflict, forbidden } from '../errors/index.js';
@@ -10,17 +8,18 @@ import { requireAdmin } from './flavors.js';
 import { parseOsloBool } from './validate.js';
 import { SysMetaKey } from './server-sysmeta.js';
 import {
+  ACCEPTED,
   argObject,
-  checkLock,
   agentOf,
   hostOf,
   noArgument,
   recordAction,
   sendCast,
-  startTask,
-  stateConflict,
+  type ActionCall,
   type OpsEnv,
+  type ServerActionSpec,
 } from './server-common.js';
+import { deleteServer } from './server-delete.js';
 
 async function recordInstant(
   env: OpsEnv,
@@ -35,13 +34,28 @@ async function recordInstant(
 
 // --- lock ----------------------------------------------------------------------------------
 
-export async function lock(env: OpsEnv, ctx: RequestContext, inst: Instance, arg: unknown): Promise<void> {
-  if (arg && typeof arg === 'object' && 'locked_reason' in arg) {
-    throw badRequest(
-      'Invalid input for field/attribute lock: locked_reason needs microversion 2.73; at 2.1 send {"lock": null}.',
-    );
-  }
-  noArgument('lock', arg);
+export const lockAction: ServerActionSpec<null> = {
+  parse(arg, name) {
+    if (arg && typeof arg === 'object' && 'locked_reason' in arg) {
+      throw badRequest(
+        'Invalid input for field/attribute lock: locked_reason needs microversion 2.73; at 2.1 send {"lock": null}.',
+      );
+    }
+    return noArgument(arg, name);
+  },
+  lock: false,
+  states: 'any',
+  run: async ({ env, ctx, inst }) => (await lock(env, ctx, inst), ACCEPTED),
+};
+
+export const unlockAction: ServerActionSpec<null> = {
+  parse: noArgument,
+  lock: false,
+  states: 'any',
+  run: async ({ env, ctx, inst }) => (await unlock(env, ctx, inst), ACCEPTED),
+};
+
+async function lock(env: OpsEnv, ctx: RequestContext, inst: Instance): Promise<void> {
   await env.repos.instances.update(inst.uuid, { locked: true });
   // Nova's locked_by: "owner" when the server's project locks it, "admin" otherwise.
   await env.sysmeta.set(inst.uuid, {
@@ -50,8 +64,7 @@ export async function lock(env: OpsEnv, ctx: RequestContext, inst: Instance, arg
   await recordInstant(env, ctx, inst, 'lock');
 }
 
-export async function unlock(env: OpsEnv, ctx: RequestContext, inst: Instance, arg: unknown): Promise<void> {
-  noArgument('unlock', arg);
+async function unlock(env: OpsEnv, ctx: RequestContext, inst: Instance): Promise<void> {
   const lockedBy = (await env.sysmeta.get(inst.uuid))[SysMetaKey.lockedBy];
   const expected = ctx.projectId === inst.projectId ? 'owner' : 'admin';
   if (inst.locked && lockedBy !== undefined && lockedBy !== expected && !ctx.isAdmin) {
@@ -66,35 +79,42 @@ export async function unlock(env: OpsEnv, ctx: RequestContext, inst: Instance, a
 
 // --- os-resetState -----------------------------------------------------------------------------
 
-export async function resetState(
-  env: OpsEnv,
-  ctx: RequestContext,
-  inst: Instance,
-  arg: unknown,
-): Promise<void> {
-  requireAdmin(ctx, 'os_compute_api:os-admin-actions:reset_state');
-  const a = argObject('os-resetState', arg, ['state'], ['state']);
-  if (a.state !== 'error' && a.state !== 'active')
-    throw badRequest(
-      `Invalid input for field/attribute state: ${String(a.state)} is not one of 'active', 'error'.`,
-    );
-  await env.repos.instances.update(inst.uuid, { vmState: a.state, taskState: null });
-  await recordInstant(env, ctx, inst, 'resetState');
-}
+export const resetStateAction: ServerActionSpec<'active' | 'error'> = {
+  parse(arg) {
+    const a = argObject('os-resetState', arg, ['state'], ['state']);
+    if (a.state !== 'error' && a.state !== 'active')
+      throw badRequest(
+        `Invalid input for field/attribute state: ${String(a.state)} is not one of 'active', 'error'.`,
+      );
+    return a.state;
+  },
+  adminOnly: 'os_compute_api:os-admin-actions:reset_state',
+  lock: false,
+  states: 'any',
+  async run({ env, ctx, inst, arg }) {
+    await env.repos.instances.update(inst.uuid, { vmState: arg, taskState: null });
+    await recordInstant(env, ctx, inst, 'resetState');
+    return ACCEPTED;
+  },
+};
 
 // --- changePassword ----------------------------------------------------------------------------
 
-export async function changePassword(
-  env: OpsEnv,
-  ctx: RequestContext,
-  inst: Instance,
-  arg: unknown,
-): Promise<void> {
-  const a = argObject('changePassword', arg, ['adminPass'], ['adminPass']);
-  if (typeof a.adminPass !== 'string')
-    throw badRequest('Invalid input for field/attribute adminPass: it must be a string.');
-  checkLock(ctx, inst);
-  if (inst.vmState !== 'active' || inst.taskState !== null) throw stateConflict(inst, 'changePassword');
+export const changePasswordAction: ServerActionSpec<string> = {
+  parse(arg) {
+    const a = argObject('changePassword', arg, ['adminPass'], ['adminPass']);
+    if (typeof a.adminPass !== 'string')
+      throw badRequest('Invalid input for field/attribute adminPass: it must be a string.');
+    return a.adminPass;
+  },
+  lock: true,
+  states: ['active'],
+  task: 'updating_password',
+  run: async (c) => (await changePassword(c), ACCEPTED),
+};
+
+async function changePassword(c: ActionCall<string>): Promise<void> {
+  const { env, ctx, inst } = c;
   const agent = await agentOf(env, inst, 'changePassword');
   const props = (await env.repos.images.get(inst.imageId))?.properties ?? {};
   const agentOn = props['hw_qemu_guest_agent'] !== undefined && parseOsloBool(props['hw_qemu_guest_agent']);
@@ -105,13 +125,13 @@ export async function changePassword(
         'Fix: boot (or rebuild) from an image with hw_qemu_guest_agent=yes that runs qemu-guest-agent, or set the password inside the guest.',
     );
   }
-  await startTask(env, inst, ['active'], 'updating_password', 'changePassword');
+  await c.startTask();
   const actionId = await recordAction(env, ctx, inst, 'changePassword');
   try {
     await agent.setPassword({
       instanceUuid: inst.uuid,
       user: props['os_admin_user'] ?? 'root',
-      password: a.adminPass,
+      password: c.arg,
     });
     await env.repos.instances.finishAction(actionId, null);
   } catch (e) {
@@ -150,104 +170,27 @@ export async function diagnostics(
   };
 }
 
-// --- deferred delete ---------------------------------------------------------------------------
-
-/**
- * DELETE with reclaim_instance_interval > 0: a soft delete when the server runs on a host and
- * has been launched (Nova falls back to a real delete otherwise). Returns false when the
- * caller must do the real delete.
- */
-export async function softDelete(env: OpsEnv, ctx: RequestContext, inst: Instance): Promise<boolean> {
-  if (env.options.reclaimInstanceInterval <= 0) return false;
-  if (
-    !inst.host ||
-    !inst.launchedAt ||
-    ['soft_deleted', 'shelved_offloaded', 'building'].includes(inst.vmState)
-  )
-    return false;
-  // A host that cannot be reached gets the real delete (a local one, as Nova's).
-  const l = await env.agents.liveness(inst.host);
-  if (!l.registered || !l.up) return false;
-  checkLock(ctx, inst);
-  if (inst.taskState !== null) throw stateConflict(inst, 'delete');
-  const previous = inst.vmState;
-  if (!(await env.repos.instances.startTask(inst.uuid, [previous], 'soft-deleting')))
-    throw stateConflict(inst, 'delete');
-  await env.sysmeta.set(inst.uuid, { [SysMetaKey.softDeletedAt]: new Date().toISOString() });
-  const actionId = await recordAction(env, ctx, inst, 'delete');
-  await sendCast(env, inst.host, 'softDelete', {
-    instanceUuid: inst.uuid,
-    actionId,
-    previousVmState: previous,
-  });
-  return true;
-}
-
-export async function restore(env: OpsEnv, ctx: RequestContext, inst: Instance, arg: unknown): Promise<void> {
-  noArgument('restore', arg);
-  checkLock(ctx, inst);
-  const host = await hostOf(env, inst, 'restore');
-  await startTask(env, inst, ['soft_deleted'], 'restoring', 'restore');
-  await env.sysmeta.remove(inst.uuid, [SysMetaKey.softDeletedAt]);
-  const actionId = await recordAction(env, ctx, inst, 'restore');
-  await sendCast(env, host, 'restore', { instanceUuid: inst.uuid, actionId });
-}
+/** restore: SOFT_DELETED → ACTIVE, the kept guest powered on. */
+export const restoreAction: ServerActionSpec<null> = {
+  parse: noArgument,
+  lock: true,
+  states: ['soft_deleted'],
+  task: 'restoring',
+  async run(c) {
+    const { env, ctx, inst } = c;
+    const host = await hostOf(env, inst, 'restore');
+    await c.startTask();
+    await env.sysmeta.remove(inst.uuid, [SysMetaKey.softDeletedAt]);
+    const actionId = await recordAction(env, ctx, inst, 'restore');
+    await sendCast(env, host, 'restore', { instanceUuid: inst.uuid, actionId });
+    return ACCEPTED;
+  },
+};
 
 /** forceDelete: a real delete in any state (Nova's force_delete), lock still checked. */
-export async function forceDelete(
-  env: OpsEnv,
-  ctx: RequestContext,
-  inst: Instance,
-  arg: unknown,
-): Promise<void> {
-  noArgument('forceDelete', arg);
-  checkLock(ctx, inst);
-  await hardDelete(env, ctx, inst);
-}
-
-/** The real delete (ServerService.delete) plus this area's leftovers: shelved image, sysmeta. */
-export async function hardDelete(env: OpsEnv, ctx: RequestContext, inst: Instance): Promise<void> {
-  const meta = await env.sysmeta.get(inst.uuid);
-  if (inst.taskState !== null && inst.vmState === 'soft_deleted') {
-    await env.repos.instances.update(inst.uuid, { taskState: null });
-  }
-  await env.servers.delete(ctx, inst.uuid);
-  const shelved = meta[SysMetaKey.shelvedImageId];
-  if (shelved) {
-    // The service's own image: deleted with the service's rights, whoever deletes the server.
-    await env.images
-      .delete({ ...ctx, isAdmin: true }, shelved)
-      .catch((err) =>
-        env.log.warn({ err, image: shelved }, 'could not delete the shelved image of a deleted server'),
-      );
-  }
-  await env.sysmeta.remove(inst.uuid, Object.keys(meta));
-}
-
-/** The reclaim timer: real deletes of servers soft-deleted more than the interval ago. */
-export async function reclaimSoftDeleted(env: OpsEnv, now = Date.now()): Promise<number> {
-  const interval = env.options.reclaimInstanceInterval;
-  if (interval <= 0) return 0;
-  let n = 0;
-  for (const [uuid, at] of await env.sysmeta.withKey(SysMetaKey.softDeletedAt)) {
-    const inst = await env.repos.instances.get(uuid);
-    if (!inst) {
-      await env.sysmeta.remove(uuid, [SysMetaKey.softDeletedAt]);
-      continue;
-    }
-    if (inst.vmState !== 'soft_deleted' || inst.taskState !== null) continue;
-    if (now - Date.parse(at) < interval * 1000) continue;
-    const ctx: RequestContext = {
-      userId: inst.userId,
-      userName: 'kestrel-reclaim',
-      projectId: inst.projectId,
-      projectName: '',
-      roles: ['admin'],
-      isAdmin: true,
-      requestId: `req-${randomUUID()}`,
-    };
-    await hardDelete(env, ctx, inst);
-    n++;
-  }
-  return n;
-}
+export const forceDeleteAction: ServerActionSpec<null> = {
+  parse: noArgument,
+  lock: true,
+  states: 'any',
+  run: async ({ env, ctx, inst }) => (await deleteServer(env, ctx, inst, { force: true }), ACCEPTED),
+};

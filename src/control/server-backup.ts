@@ -2,33 +2,32 @@
 // (Nova at 2.1): a snapshot image with image_type=backup and backup_type, then this server's
 // older backups of the same type beyond `rotation` are deleted (0 keeps none). 202 with
 // Location naming the new image when rotation > 0, empty body (the id is in Location below 2.45).
-import type { Instance } from '../db/index.js';
-import type { RequestContext } from './context.js';
 import { badRequest } from '../errors/index.js';
 import { checkName } from './text-rules.js';
 import {
   MAX_SERVER_META,
   argObject,
-  checkLock,
   checkMetadata,
   hostOf,
   createInstanceImage,
   recordAction,
   sendCast,
-  startTask,
-  stateConflict,
-  type OpsEnv,
+  type ActionCall,
+  type ActionOutcome,
+  type ServerActionSpec,
 } from './server-common.js';
 
 /** Nova: backup from ACTIVE, STOPPED, PAUSED, SUSPENDED. */
 export const BACKUP_FROM = ['active', 'stopped', 'paused', 'suspended'];
 
-export async function createBackup(
-  env: OpsEnv,
-  ctx: RequestContext,
-  inst: Instance,
-  arg: unknown,
-): Promise<{ imageId: string; rotation: number }> {
+interface BackupArgs {
+  name: string;
+  backupType: string;
+  rotation: number;
+  metadata: Record<string, string>;
+}
+
+function parseBackup(arg: unknown): BackupArgs {
   const a = argObject(
     'createBackup',
     arg,
@@ -41,17 +40,31 @@ export async function createBackup(
   const rot = typeof a.rotation === 'string' && /^\d+$/.test(a.rotation) ? Number(a.rotation) : a.rotation;
   if (typeof rot !== 'number' || !Number.isInteger(rot) || rot < 0)
     throw badRequest('Invalid input for field/attribute rotation: it must be a whole number ≥ 0.');
-  const extra = checkMetadata(a.metadata, MAX_SERVER_META);
-  checkLock(ctx, inst);
-  if (!BACKUP_FROM.includes(inst.vmState) || inst.taskState !== null)
-    throw stateConflict(inst, 'createBackup');
+  return {
+    name,
+    backupType: a.backup_type,
+    rotation: rot,
+    metadata: checkMetadata(a.metadata, MAX_SERVER_META),
+  };
+}
+
+export const createBackupAction: ServerActionSpec<BackupArgs> = {
+  parse: parseBackup,
+  lock: true,
+  states: BACKUP_FROM,
+  task: 'image_backup',
+  run: createBackup,
+};
+
+async function createBackup(c: ActionCall<BackupArgs>): Promise<ActionOutcome> {
+  const { env, ctx, inst, arg } = c;
   const host = await hostOf(env, inst, 'createBackup');
-  await startTask(env, inst, BACKUP_FROM, 'image_backup', 'createBackup');
+  await c.startTask();
   let imageId: string;
   try {
-    const image = await createInstanceImage(env.repos, env.images, ctx, inst, name, 'backup', {
-      ...extra,
-      backup_type: a.backup_type,
+    const image = await createInstanceImage(env.repos, env.images, ctx, inst, arg.name, 'backup', {
+      ...arg.metadata,
+      backup_type: arg.backupType,
     });
     imageId = image.id;
   } catch (e) {
@@ -63,8 +76,8 @@ export async function createBackup(
     instanceUuid: inst.uuid,
     actionId,
     imageId,
-    backupType: a.backup_type,
-    rotation: rot,
+    backupType: arg.backupType,
+    rotation: arg.rotation,
   });
-  return { imageId, rotation: rot };
+  return { kind: 'backup', imageId: arg.rotation > 0 ? imageId : undefined };
 }

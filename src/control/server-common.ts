@@ -13,6 +13,8 @@ import { KestrelError, badRequest, conflict } from '../errors/index.js';
 import { checkFreeText, checkMetadataKey } from './text-rules.js';
 import { SystemMetadata } from './server-sysmeta.js';
 import type { Logger } from '../util/log.js';
+import type { SevHostDefaults } from './sev.js';
+import type { ConsoleService } from './server-consoles.js';
 
 export interface ServerOpsOptions {
   /** [DEFAULT] shelved_offload_time: 0 offload at once, -1 never, N seconds later. */
@@ -34,13 +36,56 @@ export interface OpsEnv {
   background(p: Promise<unknown>): void;
   /** Schedules the offload of a shelved instance after shelved_offload_time seconds. */
   scheduleOffload(uuid: string, delaySeconds: number): void;
+  /** Drops a pending offload timer (the server is being deleted). */
+  cancelOffload(uuid: string): void;
+  /** The host's SEV / machine-type defaults (a rebuild re-runs the guest rules). */
+  sev: SevHostDefaults;
+  /** Remote consoles (os-getVNCConsole …); unset: the console actions answer 400. */
+  consoles?: ConsoleService;
 }
 
-/** 202 with an optional body and Location header. */
-export interface ActionReply {
-  status: number;
-  body?: unknown;
-  location?: string;
+/** What a server action answers; the API turns it into the HTTP reply. */
+export type ActionOutcome =
+  /** 202, empty. */
+  | { kind: 'accepted' }
+  /** 200 {"output": …} (os-getConsoleOutput). */
+  | { kind: 'console-output'; output: string }
+  /** 202 with Location: the image in the Image API (createImage). */
+  | { kind: 'snapshot'; imageId: string }
+  /** 202 with Location under the compute URL when the backup is kept (createBackup, rotation > 0). */
+  | { kind: 'backup'; imageId: string | undefined }
+  /** 202 with the server and its new adminPass (rebuild). */
+  | { kind: 'rebuilt'; adminPass: string }
+  /** 200 {"console": {type, url}} (os-getVNCConsole, os-getSerialConsole …). */
+  | { kind: 'remote-console'; console: { type: string; url: string } };
+
+export const ACCEPTED: ActionOutcome = { kind: 'accepted' };
+
+/** What the action table hands a handler, once the row's checks have passed. */
+export interface ActionCall<A> {
+  env: OpsEnv;
+  ctx: RequestContext;
+  inst: Instance;
+  /** The argument as the row's parse returned it. */
+  arg: A;
+  name: string;
+  /** Sets the row's task_state if the vm_state allows and no task runs (compare-and-set), else 409. */
+  startTask(): Promise<void>;
+}
+
+/** One row of the server-action table (server-action-table.ts). */
+export interface ServerActionSpec<A> {
+  /** Checks the body's argument ({"name": arg}); a 400 names the field. */
+  parse(arg: unknown, name: string): A;
+  /** Nova's policy name when only administrators may (403 for others). */
+  adminOnly?: string;
+  /** Nova's check_instance_lock: a locked server refuses non-admins. */
+  lock: boolean;
+  /** Nova's check_instance_state: the vm_states allowed with no task running, or 'any'. */
+  states: 'any' | readonly string[] | ((arg: A) => readonly string[]);
+  /** The task_state the action sets when its handler calls startTask. */
+  task?: string | ((arg: A) => string);
+  run(call: ActionCall<A>): Promise<ActionOutcome>;
 }
 
 /** Nova's InstanceInvalidState text (the API maps it to 409). */
@@ -63,9 +108,9 @@ export function checkLock(ctx: RequestContext, inst: Instance): void {
 
 /** Sets the task if vm_state is one of from and no task runs; else the Nova 409. */
 export async function startTask(
-  env: OpsEnv,
+  env: { repos: Repositories },
   inst: Instance,
-  from: string[],
+  from: readonly string[],
   task: string,
   action: string,
 ): Promise<void> {
@@ -136,9 +181,9 @@ export async function sendCast<K extends CastOperation>(
 }
 
 /** An action that takes no argument: null, absent or {}. */
-export function noArgument(name: string, arg: unknown): void {
-  if (arg === null || arg === undefined) return;
-  if (typeof arg === 'object' && !Array.isArray(arg) && Object.keys(arg).length === 0) return;
+export function noArgument(arg: unknown, name: string): null {
+  if (arg === null || arg === undefined) return null;
+  if (typeof arg === 'object' && !Array.isArray(arg) && Object.keys(arg).length === 0) return null;
   throw badRequest(
     `Invalid input for field/attribute ${name}: ${name} takes no arguments at microversion 2.1 ({"${name}": null}).`,
   );

@@ -1,6 +1,5 @@
 // What ServerService's modules (server-create, server-list, server-power) share: the service's
 // environment, the view and result types, and the field checks that create and update both use.
-import type { ConsoleService } from './server-consoles.js';
 import type { Fault, ImageRecord, Instance, Repositories } from '../db/index.js';
 import type { AgentDirectory } from './agent-directory.js';
 import type { Logger } from '../util/log.js';
@@ -41,8 +40,6 @@ export interface ServerEnv {
   find(ctx: RequestContext, id: string): Promise<Instance>;
   /** Runs work after the reply (tracked, so tests and shutdown can wait for it). */
   background(p: Promise<unknown>): void;
-  /** Remote consoles (os-getVNCConsole …); unset: the console actions answer 400. */
-  consoles?: ConsoleService;
 }
 
 export const GiB = 1024 ** 3;

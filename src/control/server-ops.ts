@@ -1,8 +1,7 @@
-// The server actions beyond power (issue 11), dispatched by name: rebuild, shelve,
-// shelveOffload, unshelve, createBackup, lock, unlock, os-resetState, forceDelete, restore,
-// changePassword; soft delete on DELETE, diagnostics, the metadata write checks, and the
-// timers for shelved_offload_time and reclaim_instance_interval. ServerService keeps the
-// create / list / power actions; the API's server-actions module sends these names here.
+// The server actions: every POST /servers/{id}/action goes through the action table
+// (server-action-table.ts), every delete through server-delete.ts; this class holds their
+// environment, the background work they start, diagnostics, and the timers for
+// shelved_offload_time and reclaim_instance_interval.
 import type { Repositories } from '../db/index.js';
 import type { AgentDirectory } from './agent-directory.js';
 import { silentLogger, type Logger } from '../util/log.js';
@@ -10,39 +9,18 @@ import type { RequestContext } from './context.js';
 import type { ImageService } from './images.js';
 import type { ServerService } from './servers.js';
 import type { SevHostDefaults } from './sev.js';
+import type { ConsoleService } from './server-consoles.js';
 import { SystemMetadata, SysMetaKey } from './server-sysmeta.js';
-import {
-  checkLock,
-  checkMetadata,
-  stateConflict,
-  type ActionReply,
-  type OpsEnv,
-  type ServerOpsOptions,
-} from './server-common.js';
-import { rebuild } from './server-rebuild.js';
-import { offloadLater, shelve, shelveOffload, unshelve } from './server-shelve.js';
-import { createBackup } from './server-backup.js';
-import {
-  changePassword,
-  diagnostics,
-  forceDelete,
-  hardDelete,
-  lock,
-  reclaimSoftDeleted,
-  resetState,
-  restore,
-  softDelete,
-  unlock,
-} from './server-admin.js';
+import type { ActionOutcome, OpsEnv, ServerOpsOptions } from './server-common.js';
+import { runServerAction } from './server-action-table.js';
+import { offloadLater } from './server-shelve.js';
+import { diagnostics } from './server-admin.js';
+import { deleteServer, reclaimSoftDeleted } from './server-delete.js';
 
-export type { ServerOpsOptions, ActionReply } from './server-common.js';
-
-/** Nova's metadata writes: @check_instance_lock and these vm_states with no task running. */
-const METADATA_WRITE_STATES = ['active', 'paused', 'suspended', 'stopped', 'shelved', 'shelved_offloaded'];
+export type { ServerOpsOptions, ActionOutcome } from './server-common.js';
 
 export class ServerOperations {
   readonly env: OpsEnv;
-  private readonly work = new Set<Promise<unknown>>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private reclaimTimer?: NodeJS.Timeout;
 
@@ -51,10 +29,13 @@ export class ServerOperations {
     servers: ServerService,
     images: ImageService,
     agents: AgentDirectory,
-    options: Partial<ServerOpsOptions> & { logger?: Logger; sev?: SevHostDefaults } = {},
+    options: Partial<ServerOpsOptions> & {
+      logger?: Logger;
+      sev?: SevHostDefaults;
+      consoles?: ConsoleService;
+    } = {},
   ) {
     const log = (options.logger ?? silentLogger).child({ component: 'server-actions' });
-    this.sev = options.sev ?? {};
     this.env = {
       repos,
       servers,
@@ -66,15 +47,19 @@ export class ServerOperations {
         reclaimInstanceInterval: options.reclaimInstanceInterval ?? 0,
       },
       log,
-      background: (p) => {
-        const tracked = p.catch((err) => log.error({ err }, 'server action failed in the background'));
-        this.work.add(tracked);
-        void tracked.finally(() => this.work.delete(tracked));
-      },
+      background: (p) =>
+        servers.spawnBackground(
+          p.catch((err) => log.error({ err }, 'server action failed in the background')),
+        ),
       scheduleOffload: (uuid, delay) => this.scheduleOffload(uuid, delay),
+      cancelOffload: (uuid) => {
+        clearTimeout(this.timers.get(uuid));
+        this.timers.delete(uuid);
+      },
+      sev: options.sev ?? {},
+      consoles: options.consoles,
     };
   }
-  private readonly sev: SevHostDefaults;
 
   /** Changes the two options at run time (tests; a config reload later). */
   configure(o: Partial<ServerOpsOptions>): void {
@@ -101,9 +86,9 @@ export class ServerOperations {
     await this.settle();
   }
 
-  /** Waits for background work started here (tests, shutdown). */
+  /** Waits for control's background work, this module's included (tests, shutdown). */
   async settle(): Promise<void> {
-    while (this.work.size) await Promise.allSettled([...this.work]);
+    await this.env.servers.settle();
   }
 
   private scheduleOffload(uuid: string, delaySeconds: number): void {
@@ -131,91 +116,17 @@ export class ServerOperations {
     return reclaimSoftDeleted(this.env, now);
   }
 
-  /** Whether this module answers the action name. */
-  static handles(name: string): boolean {
-    return name in HANDLERS;
+  /** POST /servers/{id}/action: the action table answers every name. */
+  action(ctx: RequestContext, id: string, body: unknown): Promise<ActionOutcome> {
+    return runServerAction(this.env, ctx, id, body);
   }
 
-  /** POST /servers/{id}/action for the names this module answers. */
-  async action(
-    ctx: RequestContext,
-    id: string,
-    name: string,
-    arg: unknown,
-  ): Promise<ActionReply & { view?: boolean; adminPass?: string }> {
-    const inst = await this.env.servers.find(ctx, id);
-    return HANDLERS[name](this, ctx, inst, arg);
+  /** DELETE /servers/{id}: the one delete path (soft with deferred delete, else for real). */
+  async delete(ctx: RequestContext, id: string): Promise<void> {
+    await deleteServer(this.env, ctx, await this.env.servers.find(ctx, id), { force: false });
   }
-
-  /** DELETE /servers/{id}: true when handled here (soft delete, or a shelved server's cleanup). */
-  async delete(ctx: RequestContext, id: string): Promise<boolean> {
-    const inst = await this.env.servers.find(ctx, id);
-    if (await softDelete(this.env, ctx, inst)) return true;
-    const meta = await this.env.sysmeta.get(inst.uuid);
-    if (Object.keys(meta).length === 0) return false;
-    checkLock(ctx, inst);
-    clearTimeout(this.timers.get(inst.uuid));
-    await hardDelete(this.env, ctx, inst);
-    return true;
-  }
-
-  /**
-   * Before a metadata write: the lock and the state (409s), and the item count after the
-   * write against maxServerMeta (403, as Nova's metadata_items quota).
-   */
-  async checkMetadataWrite(
-    ctx: RequestContext,
-    id: string,
-    change: { replace?: Record<string, unknown>; merge?: Record<string, unknown>; deleteKey?: string },
-  ): Promise<void> {
-    const inst = await this.env.servers.find(ctx, id);
-    checkLock(ctx, inst);
-    if (!METADATA_WRITE_STATES.includes(inst.vmState) || inst.taskState !== null) {
-      throw stateConflict(
-        inst,
-        change.deleteKey !== undefined ? 'delete_instance_metadata' : 'update_instance_metadata',
-      );
-    }
-    const after = change.replace ?? { ...inst.metadata, ...(change.merge ?? {}) };
-    checkMetadata(after, this.maxServerMeta);
-  }
-
-  readonly maxServerMeta = 128;
 
   diagnostics(ctx: RequestContext, id: string): Promise<Record<string, unknown>> {
     return this.env.servers.find(ctx, id).then((inst) => diagnostics(this.env, ctx, inst));
   }
-
-  /** @internal rebuild needs the host's SEV defaults */
-  sevDefaults(): SevHostDefaults {
-    return this.sev;
-  }
 }
-
-type Handler = (
-  ops: ServerOperations,
-  ctx: RequestContext,
-  inst: Awaited<ReturnType<ServerService['find']>>,
-  arg: unknown,
-) => Promise<ActionReply & { view?: boolean; adminPass?: string }>;
-
-const accepted = { status: 202 };
-const HANDLERS: Record<string, Handler> = {
-  rebuild: async (ops, ctx, inst, arg) => {
-    const r = await rebuild(ops.env, ctx, inst, arg, ops.sevDefaults());
-    return { status: 202, view: true, adminPass: r.adminPass };
-  },
-  shelve: async (ops, ctx, inst, arg) => (await shelve(ops.env, ctx, inst, arg), accepted),
-  shelveOffload: async (ops, ctx, inst, arg) => (await shelveOffload(ops.env, ctx, inst, arg), accepted),
-  unshelve: async (ops, ctx, inst, arg) => (await unshelve(ops.env, ctx, inst, arg), accepted),
-  createBackup: async (ops, ctx, inst, arg) => {
-    const r = await createBackup(ops.env, ctx, inst, arg);
-    return { status: 202, location: r.rotation > 0 ? r.imageId : undefined };
-  },
-  lock: async (ops, ctx, inst, arg) => (await lock(ops.env, ctx, inst, arg), accepted),
-  unlock: async (ops, ctx, inst, arg) => (await unlock(ops.env, ctx, inst, arg), accepted),
-  'os-resetState': async (ops, ctx, inst, arg) => (await resetState(ops.env, ctx, inst, arg), accepted),
-  forceDelete: async (ops, ctx, inst, arg) => (await forceDelete(ops.env, ctx, inst, arg), accepted),
-  restore: async (ops, ctx, inst, arg) => (await restore(ops.env, ctx, inst, arg), accepted),
-  changePassword: async (ops, ctx, inst, arg) => (await changePassword(ops.env, ctx, inst, arg), accepted),
-};

@@ -11,18 +11,18 @@ import { checkName } from './text-rules.js';
 import { activeImageFromRef } from './server-fields.js';
 import { buildResourceRequest } from './scheduler/request.js';
 import { validateGuestRequest } from './guest-request.js';
-import { isSevInstance, type SevHostDefaults } from './sev.js';
+import { isSevInstance } from './sev.js';
 import {
   MAX_SERVER_META,
   argObject,
-  checkLock,
   checkMetadata,
   hostOf,
   recordAction,
   sendCast,
-  startTask,
-  stateConflict,
+  type ActionCall,
+  type ActionOutcome,
   type OpsEnv,
+  type ServerActionSpec,
 } from './server-common.js';
 
 const GiB = 1024 ** 3;
@@ -40,21 +40,22 @@ const REBUILD_KEYS = [
 /** Nova: @check_instance_state(vm_state=[ACTIVE, STOPPED, ERROR]). */
 export const REBUILD_FROM = ['active', 'stopped', 'error'];
 
-export async function rebuild(
-  env: OpsEnv,
-  ctx: RequestContext,
-  inst: Instance,
-  arg: unknown,
-  sev: SevHostDefaults,
-): Promise<{ adminPass: string }> {
-  const a = argObject('rebuild', arg, REBUILD_KEYS, ['imageRef']);
-  const patch: {
+interface RebuildArgs {
+  imageRef: unknown;
+  adminPass: string | undefined;
+  /** The fields updated with the rebuild. */
+  patch: {
     displayName?: string;
     metadata?: Record<string, string>;
     accessIpv4?: string;
     accessIpv6?: string;
     diskConfig?: string;
-  } = {};
+  };
+}
+
+function parseRebuild(arg: unknown): RebuildArgs {
+  const a = argObject('rebuild', arg, REBUILD_KEYS, ['imageRef']);
+  const patch: RebuildArgs['patch'] = {};
   if (a.name !== undefined) {
     patch.displayName = checkName('name', a.name);
   }
@@ -80,16 +81,27 @@ export async function rebuild(
     throw badRequest('personality (file injection) is not supported by Kestrel; use user_data at boot.');
   if (a.preserve_ephemeral !== undefined && typeof a.preserve_ephemeral !== 'boolean')
     throw badRequest('preserve_ephemeral must be true or false.');
+  return { imageRef: a.imageRef, adminPass: a.adminPass as string | undefined, patch };
+}
 
-  // Nova's decorators run before the image checks: the lock, then the state.
-  checkLock(ctx, inst);
-  if (!REBUILD_FROM.includes(inst.vmState) || inst.taskState !== null) throw stateConflict(inst, 'rebuild');
+/** The rebuild row: the lock and the state come before the image checks (Nova's decorators). */
+export const rebuildAction: ServerActionSpec<RebuildArgs> = {
+  parse: parseRebuild,
+  lock: true,
+  states: REBUILD_FROM,
+  task: 'rebuilding',
+  run: rebuild,
+};
+
+async function rebuild(c: ActionCall<RebuildArgs>): Promise<ActionOutcome> {
+  const { env, ctx, inst } = c;
+  const { patch } = c.arg;
   const host = await hostOf(env, inst, 'rebuild');
-  const image = await resolveImage(env, ctx, a.imageRef);
+  const image = await resolveImage(env, ctx, c.arg.imageRef);
   checkFit(inst, image);
   await checkHostStillFits(env, inst, image);
   const oldImage = await env.repos.images.get(inst.imageId);
-  validateGuestRequest(inst.flavor, image, sev);
+  validateGuestRequest(inst.flavor, image, env.sev);
   const wasSev = isSevInstance(inst.flavor.extraSpecs, oldImage?.properties ?? {});
   const isSev = isSevInstance(inst.flavor.extraSpecs, image.properties);
   if (wasSev !== isSev) {
@@ -100,7 +112,7 @@ export async function rebuild(
   }
 
   const previous = inst.vmState;
-  await startTask(env, inst, REBUILD_FROM, 'rebuilding', 'rebuild');
+  await c.startTask();
   if (Object.keys(patch).length) await env.repos.instances.update(inst.uuid, patch);
   const actionId = await recordAction(env, ctx, inst, 'rebuild');
   await sendCast(env, host, 'rebuild', {
@@ -109,7 +121,7 @@ export async function rebuild(
     imageId: image.id,
     previousVmState: previous,
   });
-  return { adminPass: typeof a.adminPass === 'string' ? a.adminPass : randomBytes(9).toString('base64url') };
+  return { kind: 'rebuilt', adminPass: c.arg.adminPass ?? randomBytes(9).toString('base64url') };
 }
 
 async function resolveImage(env: OpsEnv, ctx: RequestContext, ref: unknown): Promise<ImageRecord> {

@@ -6,23 +6,21 @@
 // is deleted once the server runs.
 import { randomUUID } from 'node:crypto';
 import type { Instance } from '../db/index.js';
-import type { RequestContext } from './context.js';
 import { KestrelError, badRequest } from '../errors/index.js';
-import { requireAdmin } from './flavors.js';
 import { buildResourceRequest } from './scheduler/request.js';
 import { claimResources } from './scheduler/claim.js';
 import { faultFrom } from '../compute/faults.js';
 import { SysMetaKey } from './server-sysmeta.js';
 import {
-  checkLock,
+  ACCEPTED,
   hostOf,
   createInstanceImage,
   noArgument,
   recordAction,
   sendCast,
-  startTask,
-  stateConflict,
+  type ActionCall,
   type OpsEnv,
+  type ServerActionSpec,
 } from './server-common.js';
 
 const GiB = 1024 ** 3;
@@ -31,12 +29,43 @@ export const SHELVE_FROM = ['active', 'stopped', 'paused', 'suspended'];
 export const UNSHELVE_FROM = ['shelved', 'shelved_offloaded'];
 const SHELVE_KEYS = [SysMetaKey.shelvedImageId, SysMetaKey.shelvedAt, SysMetaKey.shelvedHost];
 
-export async function shelve(env: OpsEnv, ctx: RequestContext, inst: Instance, arg: unknown): Promise<void> {
-  noArgument('shelve', arg);
-  checkLock(ctx, inst);
+export const shelveAction: ServerActionSpec<null> = {
+  parse: noArgument,
+  lock: true,
+  states: SHELVE_FROM,
+  task: 'shelving',
+  run: async (c) => (await shelve(c), ACCEPTED),
+};
+
+export const shelveOffloadAction: ServerActionSpec<null> = {
+  parse: noArgument,
+  adminOnly: 'os_compute_api:os-shelve:shelve_offload',
+  lock: true,
+  states: ['shelved'],
+  task: 'shelving_offloading',
+  run: async (c) => (await shelveOffload(c), ACCEPTED),
+};
+
+export const unshelveAction: ServerActionSpec<null> = {
+  parse(arg) {
+    if (arg !== null && arg !== undefined && !(typeof arg === 'object' && Object.keys(arg).length === 0)) {
+      throw badRequest(
+        'Invalid input for field/attribute unshelve: at microversion 2.1 unshelve takes no arguments ({"unshelve": null}); availability_zone needs 2.77.',
+      );
+    }
+    return null;
+  },
+  lock: true,
+  states: UNSHELVE_FROM,
+  task: 'unshelving',
+  run: async (c) => (await unshelve(c), ACCEPTED),
+};
+
+async function shelve(c: ActionCall<null>): Promise<void> {
+  const { env, ctx, inst } = c;
   const host = await hostOf(env, inst, 'shelve');
   const previous = inst.vmState;
-  await startTask(env, inst, SHELVE_FROM, 'shelving', 'shelve');
+  await c.startTask();
   let imageId: string;
   try {
     const image = await createInstanceImage(
@@ -82,17 +111,10 @@ export async function shelve(env: OpsEnv, ctx: RequestContext, inst: Instance, a
   );
 }
 
-export async function shelveOffload(
-  env: OpsEnv,
-  ctx: RequestContext,
-  inst: Instance,
-  arg: unknown,
-): Promise<void> {
-  noArgument('shelveOffload', arg);
-  requireAdmin(ctx, 'os_compute_api:os-shelve:shelve_offload');
-  checkLock(ctx, inst);
+async function shelveOffload(c: ActionCall<null>): Promise<void> {
+  const { env, ctx, inst } = c;
   const host = await hostOf(env, inst, 'shelveOffload');
-  await startTask(env, inst, ['shelved'], 'shelving_offloading', 'shelveOffload');
+  await c.startTask();
   const actionId = await recordAction(env, ctx, inst, 'shelveOffload');
   await sendCast(env, host, 'shelveOffload', { instanceUuid: inst.uuid, actionId });
 }
@@ -121,22 +143,11 @@ export async function offloadLater(env: OpsEnv, uuid: string): Promise<void> {
   await finished;
 }
 
-export async function unshelve(
-  env: OpsEnv,
-  ctx: RequestContext,
-  inst: Instance,
-  arg: unknown,
-): Promise<void> {
-  if (arg !== null && arg !== undefined && !(typeof arg === 'object' && Object.keys(arg).length === 0)) {
-    throw badRequest(
-      'Invalid input for field/attribute unshelve: at microversion 2.1 unshelve takes no arguments ({"unshelve": null}); availability_zone needs 2.77.',
-    );
-  }
-  checkLock(ctx, inst);
-  if (!UNSHELVE_FROM.includes(inst.vmState) || inst.taskState !== null) throw stateConflict(inst, 'unshelve');
+async function unshelve(c: ActionCall<null>): Promise<void> {
+  const { env, ctx, inst } = c;
   const shelvedImageId = (await env.sysmeta.get(inst.uuid))[SysMetaKey.shelvedImageId];
   const host = inst.vmState === 'shelved' ? await hostOf(env, inst, 'unshelve') : undefined;
-  await startTask(env, inst, UNSHELVE_FROM, 'unshelving', 'unshelve');
+  await c.startTask();
   const actionId = await recordAction(env, ctx, inst, 'unshelve');
   const done = (ok: boolean) => (ok ? env.sysmeta.remove(inst.uuid, SHELVE_KEYS) : undefined);
   if (host) {

@@ -1,14 +1,14 @@
 // Servers (Compute v2.1 §2.6–2.8): the service the API's server routes call. Each concern has
 // its own module — create and scheduling (server-create.ts), list with filters and paging
-// (server-list.ts), the power / console / snapshot actions (server-power.ts), shared types and
-// field checks (server-fields.ts); this class holds show, update, delete, metadata and the
-// instance-action records, and tracks the background work the others start.
+// (server-list.ts), shared types and field checks (server-fields.ts); the actions and the
+// delete are ServerOperations' (server-ops.ts, the action table). This class holds show,
+// update, metadata and the instance-action records, and tracks control's background work.
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Instance, Repositories } from '../db/index.js';
 import type { AgentDirectory } from './agent-directory.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { RequestContext } from './context.js';
-import { badRequest, conflict, notFound } from '../errors/index.js';
+import { badRequest, notFound } from '../errors/index.js';
 import { checkName } from './text-rules.js';
 import type { FlavorService } from './flavors.js';
 import { isUuid, type ImageService } from './images.js';
@@ -24,8 +24,17 @@ import {
 } from './server-fields.js';
 import { createServers } from './server-create.js';
 import { listServers } from './server-list.js';
-import { serverAction } from './server-power.js';
-import type { ConsoleService } from './server-consoles.js';
+import { MAX_SERVER_META, checkLock, checkMetadata, stateConflict } from './server-common.js';
+
+/** Nova's metadata writes: @check_instance_lock and these vm_states with no task running. */
+const METADATA_WRITE_STATES = ['active', 'paused', 'suspended', 'stopped', 'shelved', 'shelved_offloaded'];
+
+function checkMetadataWrite(ctx: RequestContext, inst: Instance, action: string): void {
+  checkLock(ctx, inst);
+  if (!METADATA_WRITE_STATES.includes(inst.vmState) || inst.taskState !== null) {
+    throw stateConflict(inst, action);
+  }
+}
 
 export type { ServerCreateResult, ServerListQuery, ServerView } from './server-fields.js';
 
@@ -39,12 +48,7 @@ export class ServerService {
     flavors: FlavorService,
     images: ImageService,
     private readonly agents: AgentDirectory,
-    opts: {
-      logger?: Logger;
-      maxCount?: number;
-      sevDefaults?: SevHostDefaults;
-      consoles?: ConsoleService;
-    } = {},
+    opts: { logger?: Logger; maxCount?: number; sevDefaults?: SevHostDefaults } = {},
   ) {
     this.log = (opts.logger ?? silentLogger).child({ component: 'servers' });
     this.env = {
@@ -57,16 +61,19 @@ export class ServerService {
       sevDefaults: opts.sevDefaults ?? {},
       find: (ctx, id) => this.find(ctx, id),
       background: (p) => this.spawnBackground(p),
-      consoles: opts.consoles,
     };
   }
 
-  /** Waits for scheduling and builds started by this service (tests, shutdown). */
+  /**
+   * Waits for control's background work — scheduling, builds, and every server action and
+   * delete (ServerOperations tracks its work here too) — until none is left (tests, shutdown).
+   */
   async settle(): Promise<void> {
     while (this.background.size) await Promise.allSettled([...this.background]);
   }
 
-  private spawnBackground(p: Promise<unknown>): void {
+  /** Runs p after the reply, tracked so that settle() waits for it. */
+  spawnBackground(p: Promise<unknown>): void {
     const tracked = p.catch((e) => this.log.error({ err: e }, 'background work failed'));
     this.background.add(tracked);
     void tracked.finally(() => this.background.delete(tracked));
@@ -124,36 +131,6 @@ export class ServerService {
     return this.get(ctx, id);
   }
 
-  async delete(ctx: RequestContext, id: string): Promise<void> {
-    const inst = await this.find(ctx, id);
-    if (inst.locked && !ctx.isAdmin) throw conflict(`Instance ${id} is locked.`);
-    await this.repos.instances.update(inst.uuid, { taskState: 'deleting' });
-    const action = await this.repos.instances.startAction({
-      instanceUuid: inst.uuid,
-      requestId: ctx.requestId,
-      action: 'delete',
-      userId: ctx.userId,
-      projectId: ctx.projectId,
-    });
-    const host = inst.host;
-    const reachable = host ? await this.agents.liveness(host) : undefined;
-    if (!host || !reachable?.registered || !reachable.up) {
-      // Never reached a host (no valid host, or still scheduling): nothing to destroy there.
-      // A host that is down gets Nova's local delete: its start-up reconciliation removes
-      // the guest and disk of a deleted instance when it comes back.
-      if (host) this.log.warn({ instance: inst.uuid, host }, 'deleting locally: the host is not reachable');
-      await this.repos.placement.deleteAllocations(inst.uuid);
-      await this.repos.instances.markDeleted(inst.uuid);
-      await this.repos.instances.finishAction(action.id, null);
-      return;
-    }
-    const { finished } = await this.agents.cast(host, 'delete', {
-      instanceUuid: inst.uuid,
-      actionId: action.id,
-    });
-    this.env.background(finished);
-  }
-
   async setMetadata(
     ctx: RequestContext,
     id: string,
@@ -161,6 +138,11 @@ export class ServerService {
     replace: boolean,
   ): Promise<Record<string, string>> {
     const inst = await this.find(ctx, id);
+    if (metadata && typeof metadata === 'object' && !Array.isArray(metadata)) {
+      checkMetadataWrite(ctx, inst, 'update_instance_metadata');
+      // The item count after the write, against maxServerMeta (403, Nova's metadata_items quota).
+      checkMetadata(replace ? metadata : { ...inst.metadata, ...metadata }, MAX_SERVER_META);
+    }
     const m = checkServerMetadata(metadata);
     const merged = replace ? m : { ...inst.metadata, ...m };
     await this.repos.instances.update(inst.uuid, { metadata: merged });
@@ -169,18 +151,11 @@ export class ServerService {
 
   async deleteMetadata(ctx: RequestContext, id: string, key: string): Promise<void> {
     const inst = await this.find(ctx, id);
+    checkMetadataWrite(ctx, inst, 'delete_instance_metadata');
     if (!(key in inst.metadata)) throw notFound(`Metadata item ${key} was not found.`);
     const m = { ...inst.metadata };
     delete m[key];
     await this.repos.instances.update(inst.uuid, { metadata: m });
-  }
-
-  /**
-   * POST /servers/{id}/action. Returns undefined (202, empty), console output, or the
-   * snapshot's image id (createImage).
-   */
-  action(ctx: RequestContext, id: string, body: Record<string, unknown>): ReturnType<typeof serverAction> {
-    return serverAction(this.env, ctx, id, body);
   }
 
   // --- instance actions -------------------------------------------------------------------

@@ -133,11 +133,11 @@ export async function createCore(o: CoreOptions): Promise<Core> {
   const consoles = o.consoles ? new ConsoleService(repos, agents, o.consoles) : undefined;
   const servers = new ServerService(repos, flavors, images, agents, {
     logger: log,
-    consoles,
     sevDefaults: { machineTypes: o.machineTypes },
   });
   const serverOps = new ServerOperations(repos, servers, images, agents, {
     logger: log,
+    consoles,
     sev: { machineTypes: o.machineTypes },
     shelvedOffloadTime: o.shelvedOffloadTime,
     reclaimInstanceInterval: o.reclaimInstanceInterval,

@@ -33,8 +33,8 @@ export function createComputeApp(d: ApiDeps): FastifyInstance {
   installJsonBody(app);
   registerVersionRoutes(app);
   registerFlavorRoutes(app, d.flavors);
-  registerServerRoutes(app, d.servers, () => d.endpoints().image);
-  registerServerActionRoutes(app, d.serverOps);
+  registerServerRoutes(app, d.servers);
+  registerServerActionRoutes(app, d.serverOps, () => d.endpoints().image);
   registerComputeImageRoutes(app, d.images, () => d.endpoints().image);
   registerRemoteConsoleRoutes(app, d.servers, d.consoles);
   registerMiscRoutes(app, {

@@ -1,71 +1,46 @@
-// The server actions of issue 11 on the Compute v2.1 API. The /action, DELETE and metadata
-// routes are registered by servers.ts; a preHandler here answers the action names that
-// control/server-ops.ts owns (rebuild, shelve, shelveOffload, unshelve, createBackup, lock,
-// unlock, os-resetState, forceDelete, restore, changePassword) and the soft delete, and runs
-// Nova's lock / state / item-count checks before metadata writes — so servers.ts needs no
-// change. GET /servers/{id}/diagnostics is a route of its own.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ServerOperations } from '../../control/server-ops.js';
+// POST /servers/{id}/action, DELETE /servers/{id} and GET /servers/{id}/diagnostics. Every
+// action goes through control's action table (control/server-action-table.ts), every delete
+// through its one delete path; this module only turns their outcome into the reply.
+import type { FastifyInstance } from 'fastify';
+import type { ServerOperations } from '../../control/server-ops.js';
 import { baseUrl, need } from '../common.js';
-import { serverShow } from './views.js';
+import { serverFull } from './views.js';
 
-const ACTION = '/v2.1/servers/:id/action';
-const SERVER = '/v2.1/servers/:id';
-const METADATA = '/v2.1/servers/:id/metadata';
-const METADATA_KEY = '/v2.1/servers/:id/metadata/:key';
-
-type Params = { id: string; key?: string };
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return !!v && typeof v === 'object' && !Array.isArray(v);
-}
-
-export function registerServerActionRoutes(app: FastifyInstance, ops: ServerOperations): void {
-  app.addHook('preHandler', async (req: FastifyRequest, reply: FastifyReply) => {
-    const url = req.routeOptions.url;
-    const params = req.params as Params;
-    if (url === ACTION && req.method === 'POST') {
-      const body = req.body;
-      if (!isObject(body) || Object.keys(body).length !== 1) return; // servers.ts answers the 400
-      const name = Object.keys(body)[0];
-      if (!ServerOperations.handles(name)) return;
-      const ctx = need(req);
-      const r = await ops.action(ctx, params.id, name, body[name]);
-      // createBackup: Nova at 2.1 joins the compute application URL with images/<id> (not
-      // Glance's URL as createImage does); clients take the id from its last segment.
-      if (r.location) void reply.header('Location', `${baseUrl(req)}/v2.1/images/${r.location}`);
-      if (r.view) {
-        const view = await ops.env.servers.get(ctx, params.id);
+export function registerServerActionRoutes(
+  app: FastifyInstance,
+  ops: ServerOperations,
+  imageEndpoint: () => string,
+): void {
+  app.post<{ Params: { id: string } }>('/v2.1/servers/:id/action', async (req, reply) => {
+    const ctx = need(req);
+    const r = await ops.action(ctx, req.params.id, req.body);
+    switch (r.kind) {
+      case 'accepted':
+        return reply.code(202).send();
+      case 'console-output':
+        return reply.code(200).send({ output: r.output });
+      case 'remote-console':
+        return reply.code(200).send({ console: r.console });
+      case 'snapshot':
+        void reply.header('Location', `${imageEndpoint()}/v2/images/${r.imageId}`);
+        return reply.code(202).send();
+      case 'backup':
+        // Nova at 2.1 joins the compute application URL with images/<id> (not Glance's URL as
+        // createImage does); clients take the id from its last segment.
+        if (r.imageId) void reply.header('Location', `${baseUrl(req)}/v2.1/images/${r.imageId}`);
+        return reply.code(202).send();
+      case 'rebuilt': {
+        const view = await ops.env.servers.get(ctx, req.params.id);
         return reply
-          .code(r.status)
-          .send({ server: { ...serverShow(baseUrl(req), ctx, view), adminPass: r.adminPass } });
+          .code(202)
+          .send({ server: { ...serverFull(baseUrl(req), ctx, view), adminPass: r.adminPass } });
       }
-      return reply.code(r.status).send();
     }
-    if (url === SERVER && req.method === 'DELETE') {
-      if (await ops.delete(need(req), params.id)) return reply.code(204).send();
-      return;
-    }
-    if (url === METADATA && (req.method === 'POST' || req.method === 'PUT')) {
-      const m = (req.body as { metadata?: unknown } | undefined)?.metadata;
-      if (!isObject(m)) return;
-      await ops.checkMetadataWrite(
-        need(req),
-        params.id,
-        req.method === 'PUT' ? { replace: m } : { merge: m },
-      );
-      return;
-    }
-    if (url === METADATA_KEY && (req.method === 'PUT' || req.method === 'DELETE')) {
-      const ctx = need(req);
-      if (req.method === 'DELETE') {
-        await ops.checkMetadataWrite(ctx, params.id, { deleteKey: params.key });
-        return;
-      }
-      const meta = (req.body as { meta?: unknown } | undefined)?.meta;
-      if (!isObject(meta)) return;
-      await ops.checkMetadataWrite(ctx, params.id, { merge: meta });
-    }
+  });
+
+  app.delete<{ Params: { id: string } }>('/v2.1/servers/:id', async (req, reply) => {
+    await ops.delete(need(req), req.params.id);
+    return reply.code(204).send();
   });
 
   app.get<{ Params: { id: string } }>('/v2.1/servers/:id/diagnostics', async (req) =>

@@ -1,4 +1,5 @@
-// /servers, actions, metadata, instance actions (§2.6–2.8).
+// /servers, metadata, instance actions (§2.6–2.8). POST /servers/{id}/action and DELETE are
+// server-actions.ts's.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { ServerService } from '../../control/servers.js';
@@ -43,11 +44,7 @@ const ServerCreate = Type.Object(
 const ServerUpdate = Type.Object({ server: Type.Record(Type.String(), U) }, { additionalProperties: false });
 const Metadata = Type.Object({ metadata: U }, { additionalProperties: false });
 
-export function registerServerRoutes(
-  app: FastifyInstance,
-  servers: ServerService,
-  imageEndpoint: () => string,
-): void {
+export function registerServerRoutes(app: FastifyInstance, servers: ServerService): void {
   const list = async (req: FastifyRequest, detail: boolean) => {
     const ctx = need(req);
     const q = queryOf(req);
@@ -105,21 +102,6 @@ export function registerServerRoutes(
       return { server: serverShow(baseUrl(req), ctx, view) };
     },
   );
-  app.delete<{ Params: { id: string } }>('/v2.1/servers/:id', async (req, reply) => {
-    await servers.delete(need(req), req.params.id);
-    return reply.code(204).send();
-  });
-  app.post<{ Params: { id: string } }>('/v2.1/servers/:id/action', async (req, reply) => {
-    const body = req.body;
-    if (!body || typeof body !== 'object' || Array.isArray(body))
-      throw badRequest('The action body must be a JSON object.');
-    const r = await servers.action(need(req), req.params.id, body as Record<string, unknown>);
-    if (r === undefined) return reply.code(202).send();
-    if ('output' in r) return reply.code(200).send({ output: r.output });
-    if ('console' in r) return reply.code(200).send({ console: r.console });
-    void reply.header('Location', `${imageEndpoint()}/v2/images/${r.imageId}`);
-    return reply.code(202).send();
-  });
   app.get<{ Params: { id: string } }>('/v2.1/servers/:id/ips', async (req) => {
     await servers.find(need(req), req.params.id);
     return { addresses: {} };

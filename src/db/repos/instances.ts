@@ -368,7 +368,7 @@ export class InstanceRepo {
    * Sets task_state only when the instance is in one of the expected vm_states with no task
    * running: the compare-and-set that makes two concurrent actions on one server a 409.
    */
-  async startTask(uuid: string, vmStates: string[], taskState: string): Promise<boolean> {
+  async startTask(uuid: string, vmStates: readonly string[], taskState: string): Promise<boolean> {
     const r = await this.db
       .updateTable('instances')
       .set({ task_state: taskState, updated_at: nowIso() })
