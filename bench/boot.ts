@@ -9,6 +9,9 @@
 // (os-getConsoleOutput), and raw create → first byte in console.log for Kestrel's XML against
 // the same XML with libvirt's default USB controller (what Kestrel rendered before it disabled
 // the controller nobody uses, as Nova does), interleaved.
+// Agent transports: POST → ACTIVE with control reaching the agent in-process against the same
+// through the JSON loopback (every call, reply and report serialised), interleaved pairs in the
+// same service: the contract's cost.
 // The api figure is taken when the build finishes (vm_state active), observed through the
 // manager's "started" waiters resolving; the phases of the median boot are printed from the
 // instance action's events.
@@ -34,6 +37,7 @@ if (!existsSync(BOOT_IMG) || !existsSync('/run/libvirt/libvirt-sock')) {
   process.exit(2);
 }
 const CONCURRENT = Number(process.env.BENCH_CONCURRENT ?? 20);
+const AGENT_PAIRS = Number(process.env.BENCH_AGENT_PAIRS ?? 5);
 const tag = `kt-service-bench-${randomBytes(3).toString('hex')}`;
 const dir = mkdtempSync(`/tmp/${tag}-`);
 chmodSync(dir, 0o711);
@@ -223,6 +227,22 @@ try {
   console.log(
     `phases of the median api boot (ms after POST):\n${await phasesOf(apiMedian.ids[0], apiMedian.postedAt)}`,
   );
+  const inProcess: number[] = [];
+  const loopback: number[] = [];
+  for (let i = 0; i < AGENT_PAIRS; i++) {
+    // Alternating which goes first, so drift on this shared machine falls on both sides.
+    for (const kind of i % 2 === 0
+      ? (['in-process', 'loopback'] as const)
+      : (['loopback', 'in-process'] as const)) {
+      core.useAgentTransport(kind);
+      (kind === 'loopback' ? loopback : inProcess).push((await apiBoot()).ms);
+    }
+  }
+  core.useAgentTransport('in-process');
+  const agentRatio = median(loopback) / median(inProcess);
+  console.log(
+    `agent transport, POST → ACTIVE (medians of ${AGENT_PAIRS}): in-process ${median(inProcess).toFixed(0)} ms, JSON loopback ${median(loopback).toFixed(0)} ms, ratio ${agentRatio.toFixed(3)}`,
+  );
   const firstNone: number[] = [];
   const firstUsb: number[] = [];
   const api1st: { activeMs: number; consoleMs: number }[] = [];
@@ -259,6 +279,9 @@ try {
     first_console_byte_default_usb_ms: Math.round(median(firstUsb)),
     api_active_ms: Math.round(apiActive),
     api_first_console_output_ms: Math.round(apiConsole),
+    agent_in_process_ms: Math.round(median(inProcess)),
+    agent_loopback_ms: Math.round(median(loopback)),
+    agent_loopback_ratio: +agentRatio.toFixed(3),
   };
   console.log(`BENCH ${JSON.stringify(out)}`);
 } finally {
@@ -269,7 +292,7 @@ try {
       headers: { 'x-auth-token': token },
     });
   }
-  await core.servers.settle();
+  await core.settle();
   for (const uuid of rawDomains) {
     try {
       const dom = await client.domains.lookupByUuid(uuid);

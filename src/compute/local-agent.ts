@@ -65,11 +65,18 @@ export class LocalAgent implements ComputeAgent {
   private readonly lifecycle: LifecycleOperations;
   private readonly log: Logger;
   private readonly work = new Set<Promise<void>>();
+  private reports: OperationReportSink;
 
   constructor(private readonly o: LocalAgentOptions) {
     this.host = o.manager.host;
     this.lifecycle = new LifecycleOperations(o.manager);
     this.log = (o.logger ?? silentLogger).child({ component: 'compute-agent' });
+    this.reports = o.reports;
+  }
+
+  /** Sends the reports of operations that end from now on to sink (a transport change). */
+  reportTo(sink: OperationReportSink): void {
+    this.reports = sink;
   }
 
   /** Waits until every operation started here has ended and been reported (tests, shutdown). */
@@ -85,7 +92,7 @@ export class LocalAgent implements ComputeAgent {
       })
       .then((ok) => {
         try {
-          this.o.reports({
+          this.reports({
             host: this.host,
             operation,
             instanceUuid: r.instanceUuid,

@@ -93,6 +93,8 @@ export interface Core {
   refreshHost(): Promise<void>;
   /** Waits for background work: control's, and the operations of this host's agent. */
   settle(): Promise<void>;
+  /** Reaches this host's agent through another transport from now on (benchmarks compare them). */
+  useAgentTransport(kind: AgentTransportKind): void;
   close(): Promise<void>;
 }
 
@@ -113,7 +115,6 @@ export async function createCore(o: CoreOptions): Promise<Core> {
     vncProxyclientAddress: o.consoles?.vncProxyclientAddress,
   });
   const agents = new AgentDirectory(repos);
-  const loopback = o.agentTransport === 'loopback';
   const localAgent = new LocalAgent({
     manager,
     repos,
@@ -121,11 +122,17 @@ export async function createCore(o: CoreOptions): Promise<Core> {
     ratios: o.ratios ?? defaultRatios,
     cpuSets: o.cpuSets,
     diskCapacity: o.diskCapacity,
-    reports: loopback ? jsonReportSink(agents.report) : agents.report,
+    reports: agents.report,
     logger: log,
   });
-  const agent: ComputeAgent = loopback ? new LoopbackAgent(localAgent) : localAgent;
-  agents.register(agent);
+  let agent: ComputeAgent = localAgent;
+  const useAgentTransport = (kind: AgentTransportKind) => {
+    const loopback = kind === 'loopback';
+    localAgent.reportTo(loopback ? jsonReportSink(agents.report) : agents.report);
+    agent = loopback ? new LoopbackAgent(localAgent) : localAgent;
+    agents.register(agent);
+  };
+  useAgentTransport(o.agentTransport ?? 'in-process');
   const identity = new IdentityService(repos, o.endpoints, o.tokenTtlSeconds);
   const flavors = new FlavorService(repos);
   const images = new ImageService(repos, o.imageStore, { maxImageSize: o.maxImageSize ?? 1024 ** 4 });
@@ -202,6 +209,7 @@ export async function createCore(o: CoreOptions): Promise<Core> {
     apps,
     refreshHost,
     settle,
+    useAgentTransport,
     async close() {
       clearInterval(heartbeat);
       await Promise.all([apps.identity.close(), apps.compute.close(), apps.image.close()]);

@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServerOperations } from '../../control/server-ops.js';
 import { baseUrl, need } from '../common.js';
-import { serverFull } from './views.js';
+import { serverShow } from './views.js';
 
 export function registerServerActionRoutes(
   app: FastifyInstance,
@@ -33,7 +33,7 @@ export function registerServerActionRoutes(
         const view = await ops.env.servers.get(ctx, req.params.id);
         return reply
           .code(202)
-          .send({ server: { ...serverFull(baseUrl(req), ctx, view), adminPass: r.adminPass } });
+          .send({ server: { ...serverShow(baseUrl(req), ctx, view), adminPass: r.adminPass } });
       }
     }
   });
