@@ -44,6 +44,11 @@ export class ConsoleServe {
   readonly servers = new Set<string>();
   private child: ChildProcess | undefined;
 
+  /** The service process (its RSS is the service's memory). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   async start(extraConf: string[] = []): Promise<void> {
     chmodSync(this.dir, 0o711);
     for (const k of Object.keys(this.ports) as (keyof typeof this.ports)[]) this.ports[k] = await freePort();
