@@ -26,6 +26,8 @@ export interface ApiDeps {
   /** Largest JSON body accepted (bytes); image data has its own limit. */
   bodyLimit: number;
   hostIp: string;
+  /** [DEFAULT] service_down_time in seconds (Nova's 60 by default). */
+  serviceDownTime?: number;
   startedAt: number;
   /** [image_store] show_image_direct_url / show_multiple_locations (Image v2 views). */
   imageDisplay?: ImageDisplay;

@@ -86,6 +86,22 @@ export function checkRules(
       ...locate('libvirt', 'cpu_model_extra_flags'),
       message: 'has no effect with cpu_mode = none (there is no CPU model to add flags to)',
     });
+  // An operator's nova.conf names RabbitMQ here: harmless all-in-one, refused by the roles.
+  if (DEFAULT.transport_url && !/^\s*(nats|tls):\/\//i.test(DEFAULT.transport_url))
+    warnings.push({
+      ...locate('DEFAULT', 'transport_url'),
+      message:
+        "is not a NATS URL: Kestrel's message bus is NATS (nats://user:password@host:4222). kestrel serve --role all does not use it; --role controller and --role compute refuse it",
+    });
+  // Nova warns too: a service whose beats are further apart than the down time flaps.
+  if (DEFAULT.service_down_time <= DEFAULT.report_interval)
+    warnings.push({
+      ...on([
+        ['DEFAULT', 'report_interval'],
+        ['DEFAULT', 'service_down_time'],
+      ]),
+      message: `service_down_time (${DEFAULT.service_down_time} s) is not longer than report_interval (${DEFAULT.report_interval} s): services would be reported down between two heartbeats. Set service_down_time to several times report_interval`,
+    });
   if (libvirt.live_migration_tunnelled && libvirt.live_migration_with_native_tls)
     errors.push({
       ...on([

@@ -45,6 +45,8 @@ export interface CoreOptions {
   maxImageSize?: number;
   bodyLimit?: number;
   hostIp?: string;
+  /** [DEFAULT] service_down_time: seconds without a heartbeat before a service is down (default 60). */
+  serviceDownTime?: number;
   /** Seconds between service heartbeats (default 10). */
   heartbeatSeconds?: number;
   /** [compute] cpu_dedicated_set / cpu_shared_set and [DEFAULT] reserved_huge_pages. */
@@ -189,6 +191,7 @@ export async function createCore(o: CoreOptions): Promise<Core> {
     logger: log,
     bodyLimit: o.bodyLimit ?? 1024 * 1024,
     hostIp: o.hostIp ?? '127.0.0.1',
+    serviceDownTime: o.serviceDownTime,
     startedAt: Date.now(),
     imageDisplay: o.imageDisplay,
   };

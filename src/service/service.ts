@@ -123,6 +123,8 @@ export async function startService(o: ServeOptions): Promise<RunningService> {
     },
     logger: log,
     hostIp: c.DEFAULT.my_ip,
+    heartbeatSeconds: c.DEFAULT.report_interval,
+    serviceDownTime: c.DEFAULT.service_down_time,
     shelvedOffloadTime: c.DEFAULT.shelved_offload_time,
     reclaimInstanceInterval: c.DEFAULT.reclaim_instance_interval,
     startedTimeoutMs: o.startedTimeoutMs,

@@ -111,15 +111,59 @@ describe('scripts/testbed: real hosts in namespaces', { skip, timeout: 20 * 60_0
     await bed.openstack(['server', 'delete', '--wait', name], 300_000);
   });
 
-  test('kill HOST stops its libvirtd at once; revive HOST brings it back', async () => {
+  const serviceState = async (host: string) => {
+    const rows = JSON.parse(
+      await bed.openstack(['compute', 'service', 'list', '--long', '-f', 'json']),
+    ) as Array<Record<string, string>>;
+    return rows.find((r) => r.Host === host && r.Binary === 'nova-compute');
+  };
+  const waitState = async (host: string, state: 'up' | 'down', seconds: number) => {
+    const end = Date.now() + seconds * 1000;
+    for (;;) {
+      const row = await serviceState(host);
+      if (row?.State === state) return row;
+      if (Date.now() > end)
+        throw new Error(`${host} is not ${state} after ${seconds} s: ${JSON.stringify(row)}`);
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  };
+
+  test("each host's compute agent (no database) reports over NATS: the service list shows it up", async () => {
+    for (const host of ['host1', 'host2']) {
+      const row = await waitState(host, 'up', 120);
+      assert.equal(row.Status, 'enabled');
+      const conf = readFileSync(join(bed.dir, `hosts/${host}/kestrel.conf`), 'utf8');
+      assert.doesNotMatch(conf, /\[database\]|postgresql:/, `${host}'s agent was given database credentials`);
+    }
+    await bed.openstack([
+      'compute',
+      'service',
+      'set',
+      '--disable',
+      '--disable-reason',
+      'maintenance',
+      'host1',
+      'nova-compute',
+    ]);
+    const disabled = await serviceState('host1');
+    assert.equal(disabled?.Status, 'disabled');
+    assert.equal(disabled?.['Disabled Reason'], 'maintenance');
+    await bed.openstack(['compute', 'service', 'set', '--enable', 'host1', 'nova-compute']);
+    assert.equal((await serviceState('host1'))?.Status, 'enabled');
+  });
+
+  test('kill HOST stops its libvirtd and agent at once (reported down); revive HOST brings both back', async () => {
     const before = await hostUuid('host2');
     const killed = await bed.script(['kill', 'host2']);
     assert.equal(killed.code, 0, killed.stderr);
     await assert.rejects(() => hostUuid('host2'));
     assert.equal(await hostUuid('host1'), await hostUuid('host1'), 'host1 is untouched');
+    await waitState('host2', 'down', 180);
+    assert.equal((await serviceState('host1'))?.State, 'up');
     const revived = await bed.script(['revive', 'host2'], 300_000);
     assert.equal(revived.code, 0, revived.stderr);
     assert.equal(await hostUuid('host2'), before);
+    await waitState('host2', 'up', 120);
   });
 
   test('bad arguments are refused with the fix', async () => {

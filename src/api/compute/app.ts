@@ -41,6 +41,7 @@ export function createComputeApp(d: ApiDeps): FastifyInstance {
     repos: d.repos,
     keypairs: d.keypairs,
     hostIp: d.hostIp,
+    serviceDownTime: d.serviceDownTime ?? 60,
     startedAt: d.startedAt,
   });
   return app;

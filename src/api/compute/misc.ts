@@ -20,13 +20,13 @@ const KeypairCreate = Type.Object(
   { additionalProperties: false },
 );
 
-const SERVICE_UP_SECONDS = 60;
-
 export interface MiscDeps {
   repos: Repositories;
   keypairs: KeypairService;
   hostIp: string;
   startedAt: number;
+  /** [DEFAULT] service_down_time: a service silent for longer is down. */
+  serviceDownTime: number;
 }
 
 export function registerMiscRoutes(app: FastifyInstance, d: MiscDeps): void {
@@ -39,7 +39,7 @@ export function registerMiscRoutes(app: FastifyInstance, d: MiscDeps): void {
     return Promise.all(
       providers.map(async (p) => {
         const svc = services.find((s) => s.host === p.name && s.binary === 'nova-compute');
-        const up = svc ? Date.now() - Date.parse(svc.updatedAt) < SERVICE_UP_SECONDS * 1000 : false;
+        const up = svc ? Date.now() - Date.parse(svc.updatedAt) < d.serviceDownTime * 1000 : false;
         const st = reports.get(p.name);
         const inv = (rc: string) => p.inventories[rc];
         const used = (rc: string) => p.usages[rc] ?? 0;
@@ -192,7 +192,7 @@ export function registerMiscRoutes(app: FastifyInstance, d: MiscDeps): void {
         ...(hosts[s.host] ?? {}),
         [s.binary]: {
           available: !s.disabled,
-          active: Date.now() - Date.parse(s.updatedAt) < SERVICE_UP_SECONDS * 1000,
+          active: Date.now() - Date.parse(s.updatedAt) < d.serviceDownTime * 1000,
           updated_at: novaMicros(s.updatedAt),
         },
       };
@@ -274,7 +274,7 @@ export function registerMiscRoutes(app: FastifyInstance, d: MiscDeps): void {
         host: s.host,
         zone: s.zone,
         status: s.disabled ? 'disabled' : 'enabled',
-        state: Date.now() - Date.parse(s.updatedAt) < SERVICE_UP_SECONDS * 1000 ? 'up' : 'down',
+        state: Date.now() - Date.parse(s.updatedAt) < d.serviceDownTime * 1000 ? 'up' : 'down',
         updated_at: novaMicros(s.updatedAt),
         disabled_reason: s.disabledReason,
       })),

@@ -14,9 +14,14 @@ import { startService } from '../../service/service.js';
 import { cephSecretFromConfig } from '../../service/storage.js';
 import { checkQemuCanReach, qemuPaths } from '../../host/qemu-reach.js';
 import { UserError } from '../user-error.js';
+import { redactTransportUrl } from '../../transport/url.js';
+import { parseRole, roleProblems, type Role } from '../../service/roles.js';
+import { startComputeRole } from '../../service/compute-role.js';
+import { startConductor } from '../../service/conductor.js';
 
 interface ServeCliOptions {
   config?: string;
+  role: string;
   driver: string;
   probe: boolean;
 }
@@ -77,6 +82,11 @@ export function registerServeCommand(program: Command): void {
       'configuration file (default: $KESTREL_CONFIG, then /etc/kestrel/kestrel.conf)',
     )
     .option(
+      '--role <role>',
+      "all (APIs, scheduler and this host's agent in one process), controller (APIs, scheduler, the database; needs PostgreSQL and transport_url) or compute (this host's agent over transport_url, no database)",
+      'all',
+    )
+    .option(
       '--driver <kind>',
       'hypervisor driver: libvirt, or fake (in memory, for trying the APIs)',
       'libvirt',
@@ -95,6 +105,14 @@ export function registerServeCommand(program: Command): void {
         );
       }
       const config = loaded.config;
+      let role: Role;
+      try {
+        role = parseRole(opts.role);
+      } catch (e) {
+        throw new UserError((e as Error).message);
+      }
+      const problems = roleProblems(role, config);
+      if (problems.length) throw new UserError(problems.join('\n'));
       const log = pino(
         {
           name: 'kestrel',
@@ -112,12 +130,26 @@ export function registerServeCommand(program: Command): void {
       } catch (e) {
         throw new UserError(`the ${opts.driver} driver cannot start: ${(e as Error).message}`);
       }
+      if (role === 'compute') {
+        await serveCompute(config, driver, log, `driver ${opts.driver}, virt_type ${virtType}: ${reason}`);
+        return;
+      }
       let svc;
       try {
         svc = await startService({ config, driver, logger: log });
       } catch (e) {
         await driver.close();
         throw new UserError((e as Error).message);
+      }
+      let conductor;
+      if (role === 'controller') {
+        try {
+          conductor = await startConductor({ config, repos: svc.core.repos, logger: log });
+        } catch (e) {
+          await svc.stop();
+          await driver.close();
+          throw new UserError((e as Error).message);
+        }
       }
       const e = svc.endpoints;
       const lines = [
@@ -132,6 +164,10 @@ export function registerServeCommand(program: Command): void {
         `  Storage       instance disks: images_type ${svc.storage.imagesType}; image data: ${svc.storage.imageStore.kind} store`,
         `  Credentials   ${svc.cloudsFile} (cloud "kestrel", mode 0600)${svc.firstStart ? `; admin password also in ${svc.passwordFile}` : ''}`,
       ];
+      if (conductor)
+        lines.push(
+          `  Message bus   ${config.DEFAULT.transport_url ? redactTransportUrl(config.DEFAULT.transport_url) : ''} (role controller: compute hosts report here)`,
+        );
       if (svc.demoImage) lines.push(`  Demo image    boot-sector (${svc.demoImage}), with flavor m1.nano`);
       lines.push(
         'Try:',
@@ -141,20 +177,49 @@ export function registerServeCommand(program: Command): void {
         'Stop with Ctrl-C or SIGTERM (guests keep running).',
       );
       process.stdout.write(`${lines.join('\n')}\n`);
-      await new Promise<void>((resolve) => {
-        const stop = (signal: string) => {
-          log.info({ signal }, 'stopping');
-          process.off('SIGTERM', onTerm);
-          process.off('SIGINT', onInt);
-          resolve();
-        };
-        const onTerm = () => stop('SIGTERM');
-        const onInt = () => stop('SIGINT');
-        process.on('SIGTERM', onTerm);
-        process.on('SIGINT', onInt);
-      });
+      await waitForStopSignal(log);
+      await conductor?.stop();
       await svc.stop();
       await driver.close();
       process.stdout.write('Kestrel stopped; guests keep running.\n');
     });
+}
+
+function waitForStopSignal(log: Logger): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info({ signal }, 'stopping');
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+      resolve();
+    };
+    const onTerm = () => stop('SIGTERM');
+    const onInt = () => stop('SIGINT');
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onInt);
+  });
+}
+
+/** --role compute: this host's agent on the message bus, no database and no API. */
+async function serveCompute(config: KestrelConfig, driver: HypervisorDriver, log: Logger, how: string) {
+  let agent;
+  try {
+    agent = await startComputeRole({ config, driver, logger: log });
+  } catch (e) {
+    await driver.close();
+    throw new UserError((e as Error).message);
+  }
+  process.stdout.write(
+    [
+      `Kestrel compute agent of host ${agent.host} (${how})`,
+      `  Message bus   ${agent.transport}`,
+      `  Heartbeat     every ${config.DEFAULT.report_interval} s (down after ${config.DEFAULT.service_down_time} s without one)`,
+      'Stop with Ctrl-C or SIGTERM (guests keep running).',
+      '',
+    ].join('\n'),
+  );
+  await waitForStopSignal(log);
+  await agent.stop();
+  await driver.close();
+  process.stdout.write('Kestrel compute agent stopped; guests keep running.\n');
 }

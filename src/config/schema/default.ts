@@ -34,6 +34,25 @@ export const defaultGroup = group(
       default: '127.0.0.1',
       help: "This host's IP address, used for consoles and migration.",
     }),
+    transport_url: str({
+      default: null,
+      secret: true,
+      defaultDoc: 'unset (all-in-one: no message bus)',
+      help: 'The NATS servers between the controller and the compute hosts: nats://user:password@host:4222, several servers comma-separated (nats://u:p@a:4222,u:p@b:4222), tls:// to require TLS. Needed by kestrel serve --role controller and --role compute.',
+      related: ['DEFAULT.report_interval', 'database.connection'],
+    }),
+    report_interval: int({
+      default: 10,
+      min: 1,
+      help: 'Seconds between the heartbeats each service sends (a compute host over transport_url).',
+      related: ['DEFAULT.service_down_time'],
+    }),
+    service_down_time: int({
+      default: 60,
+      min: 1,
+      help: 'Seconds without a heartbeat after which a service is reported down and the scheduler passes its host over. Keep it several times report_interval.',
+      related: ['DEFAULT.report_interval'],
+    }),
     state_path: str({
       default: '/var/lib/kestrel',
       help: "Top-level directory for Kestrel's state; other paths default to places under it ($state_path).",

@@ -9,6 +9,7 @@ import { imageCacheGroup } from './image-cache.js';
 import { imageStoreGroup } from './image-store.js';
 import type { AnyOption, GroupSpec, GroupValues } from './option.js';
 import { libvirtGroup } from './libvirt.js';
+import { schedulerGroup } from './scheduler.js';
 import { workaroundsGroup } from './workarounds.js';
 
 export const schema = {
@@ -21,6 +22,7 @@ export const schema = {
   compute: computeGroup,
   api: apiGroup,
   database: databaseGroup,
+  scheduler: schedulerGroup,
   vnc: vncGroup,
   serial_console: serialConsoleGroup,
   consoleauth: consoleauthGroup,
