@@ -117,7 +117,12 @@ export function sendFault(
 export function frameworkErrorHandler(err: FastifyError, _req: FastifyRequest, reply: FastifyReply): void {
   const style = (reply.server as unknown as { faultStyle?: FaultStyle }).faultStyle ?? 'compute';
   const { status, message } = mapError(err);
-  void sendFault(reply, style, status, message);
+  // fastify's 414 quotes the whole URL back; say what the limit is instead.
+  const shown =
+    status === 414
+      ? 'A path segment is longer than the 1000 characters this API accepts. Fix: shorten the id or name in the URL.'
+      : message;
+  void sendFault(reply, style, status, shown);
 }
 
 /**

@@ -498,6 +498,7 @@ describe("hostile input: protocol-level errors keep the API's envelope (raw sock
     );
     assert.equal(r.status, 414);
     assert.equal((r.body as { code: string; title: string }).code, '414 Request-URI Too Long');
+    assert.match(faultMessage('image', r.body), /path segment is longer than the 1000 characters/);
   });
 });
 
