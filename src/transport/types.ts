@@ -67,7 +67,7 @@ export interface Report {
 /** No agent of the host listens: the host is down (or its agent is), said at once. */
 export function hostDown(host: string): KestrelError {
   return new KestrelError(
-    'unavailable',
+    'host-unreachable',
     `compute host ${host} is down: no compute agent of it answers on the message bus.`,
     { fix: `start \`kestrel serve --role compute\` on ${host} (see \`openstack compute service list\`)` },
   );

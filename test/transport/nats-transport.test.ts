@@ -84,7 +84,7 @@ describe('NATS transport (real nats-server)', { skip, timeout: 180_000 }, () => 
     const h = host();
     const t0 = Date.now();
     await assert.rejects(controller.call(h, 'echo', null, { timeoutMs: 30_000 }), (e: KestrelError) => {
-      assert.equal(e.code, 'unavailable');
+      assert.equal(e.code, 'host-unreachable');
       assert.match(e.message, new RegExp(`compute host ${h.replace(/\./g, '\\.')} is down`));
       assert.match(e.userMessage, /Fix: start `kestrel serve --role compute`/);
       return true;
