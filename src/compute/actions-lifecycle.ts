@@ -9,6 +9,7 @@ import type { ImageRecord, Instance } from '../db/index.js';
 import { PowerState, type InstanceInfo } from '../virt/driver.js';
 import { withRevert, type Revert } from '../util/revert.js';
 import type { ManagerSeams, OperationRunner } from './actions-seams.js';
+import type { DiskName } from '../images/backends/backend.js';
 import { describeError, faultFrom } from './faults.js';
 import { isKestrelError, KestrelError } from '../errors/index.js';
 
@@ -106,7 +107,14 @@ export class LifecycleOperations {
   }
 
   /** Creates the root disk from image, spawns and waits for "started"; undos registered. */
-  private async spawnFrom(s: ManagerSeams, inst: Instance, image: ImageRecord, actionId: string, r: Revert) {
+  private async spawnFrom(
+    s: ManagerSeams,
+    inst: Instance,
+    image: ImageRecord,
+    actionId: string,
+    r: Revert,
+    kept: readonly DiskName[] = [],
+  ) {
     const disk = await s.phase(actionId, 'compute_prepare_root_disk', () =>
       s.disks.create(
         inst.uuid,
@@ -118,7 +126,7 @@ export class LifecycleOperations {
     r.add('remove the config drive', () => s.guestFiles.remove(inst.uuid));
     if (s.disks.createLocal && (inst.flavor.ephemeralGb || inst.flavor.swapMb)) {
       await s.phase(actionId, 'compute_prepare_local_disks', () =>
-        s.disks.createLocal!(inst.uuid, inst.flavor),
+        s.disks.createLocal!(inst.uuid, inst.flavor, kept),
       );
     }
     const started = s.waitStarted(inst.uuid);
@@ -141,7 +149,13 @@ export class LifecycleOperations {
    * The old disk is gone once the new one is being made, so a failure from there on leaves
    * the server in ERROR with the fault (as Nova does), with the new disk and guest removed.
    */
-  rebuild(uuid: string, actionId: string, imageId: string, previousVmState: string): Promise<boolean> {
+  rebuild(
+    uuid: string,
+    actionId: string,
+    imageId: string,
+    previousVmState: string,
+    preserveEphemeral = false,
+  ): Promise<boolean> {
     return this.runner.runOperation(uuid, async (s) => {
       const inst = await s.repos.instances.get(uuid);
       if (!inst) return false;
@@ -158,9 +172,11 @@ export class LifecycleOperations {
                 if (!isKestrelError(e, 'instance-not-found')) throw e;
               }
               await s.repos.instances.update(uuid, { taskState: 'rebuild_block_device_mapping' });
-              await s.disks.delete(uuid);
+              // preserve_ephemeral: the ephemeral disk keeps its data (Nova's rebuild option).
+              const keep: DiskName[] = preserveEphemeral ? ['disk.local'] : [];
+              await s.disks.delete(uuid, { keep });
               await s.repos.instances.update(uuid, { taskState: 'rebuild_spawning' });
-              await this.spawnFrom(s, inst, image, actionId, r);
+              await this.spawnFrom(s, inst, image, actionId, r, keep);
               // Nova stops a rebuilt STOPPED server without a clean shutdown (clean_shutdown=False).
               if (previousVmState === 'stopped') await s.driver.powerOff(uuid, 0);
             },

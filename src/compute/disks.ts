@@ -5,7 +5,7 @@
 import type { DiskSource } from '../disks/source.js';
 import type { LocalDisk } from '../virt/driver.js';
 import type { BlankKind } from '../images/blank-bases.js';
-import type { CachedBase, DiskBackend } from '../images/backends/backend.js';
+import type { CachedBase, DiskBackend, DiskName } from '../images/backends/backend.js';
 import { Qcow2Backend } from '../images/backends/qcow2.js';
 import { KestrelError } from '../errors/index.js';
 import { FlavorDiskSmallerThanImageError } from '../images/errors.js';
@@ -21,7 +21,8 @@ export type DiskCopier = (targetPath: string, format: 'qcow2' | 'raw') => Promis
 export interface RootDisks {
   /** Creates the instance's root disk from the image; sizeBytes 0 = the image's own size. */
   create(instanceUuid: string, image: RootDiskImage, sizeBytes: number): Promise<DiskSource>;
-  delete(instanceUuid: string): Promise<void>;
+  /** Removes the instance's disks (root, ephemeral, swap), but those named in keep. */
+  delete(instanceUuid: string, opts?: { keep?: readonly DiskName[] }): Promise<void>;
   /** Copies the root disk, flattened, to targetPath. */
   exportTo(instanceUuid: string, targetPath: string, format: 'qcow2' | 'raw'): Promise<void>;
   /**
@@ -38,7 +39,7 @@ export interface RootDisks {
    * Creates the flavor's ephemeral and swap disks (Nova's disk.local and disk.swap) from the
    * cached blank bases; none when the flavor has neither.
    */
-  createLocal?(instanceUuid: string, flavor: LocalDiskFlavor): Promise<void>;
+  createLocal?(instanceUuid: string, flavor: LocalDiskFlavor, existing?: readonly DiskName[]): Promise<void>;
   /** The ephemeral and swap disks of an instance of this flavor, as the guest attaches them. */
   localSources?(instanceUuid: string, flavor: LocalDiskFlavor): Promise<LocalDisk[]>;
 }
@@ -96,8 +97,13 @@ export class BackendDisks implements RootDisks {
     private readonly ephemeralFormat = 'ext4',
   ) {}
 
-  async createLocal(instanceUuid: string, flavor: LocalDiskFlavor): Promise<void> {
+  async createLocal(
+    instanceUuid: string,
+    flavor: LocalDiskFlavor,
+    existing: readonly DiskName[] = [],
+  ): Promise<void> {
     for (const d of localDisksOf(flavor)) {
+      if (existing.includes(d.name)) continue;
       const ensureBlank = this.bases.ensureBlank?.bind(this.bases);
       if (!ensureBlank)
         throw new KestrelError('storage-misconfigured', 'this image cache cannot make blank disks');
@@ -137,8 +143,8 @@ export class BackendDisks implements RootDisks {
     }
   }
 
-  delete(instanceUuid: string): Promise<void> {
-    return this.backend.delete(instanceUuid);
+  delete(instanceUuid: string, opts: { keep?: readonly DiskName[] } = {}): Promise<void> {
+    return this.backend.delete(instanceUuid, opts.keep);
   }
 
   list(): Promise<string[]> {

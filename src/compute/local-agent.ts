@@ -122,7 +122,13 @@ export class LocalAgent implements ComputeAgent {
   }
   rebuild(r: RebuildRequest) {
     return this.cast('rebuild', r, () =>
-      this.lifecycle.rebuild(r.instanceUuid, r.actionId, r.imageId, r.previousVmState),
+      this.lifecycle.rebuild(
+        r.instanceUuid,
+        r.actionId,
+        r.imageId,
+        r.previousVmState,
+        r.preserveEphemeral === true,
+      ),
     );
   }
   shelve(r: ShelveRequest) {

@@ -43,6 +43,8 @@ export const REBUILD_FROM = ['active', 'stopped', 'error'];
 interface RebuildArgs {
   imageRef: unknown;
   adminPass: string | undefined;
+  /** Keep the ephemeral disk (disk.local) as it is. */
+  preserveEphemeral: boolean;
   /** The fields updated with the rebuild. */
   patch: {
     displayName?: string;
@@ -81,7 +83,12 @@ function parseRebuild(arg: unknown): RebuildArgs {
     throw badRequest('personality (file injection) is not supported by Kestrel; use user_data at boot.');
   if (a.preserve_ephemeral !== undefined && typeof a.preserve_ephemeral !== 'boolean')
     throw badRequest('preserve_ephemeral must be true or false.');
-  return { imageRef: a.imageRef, adminPass: a.adminPass as string | undefined, patch };
+  return {
+    imageRef: a.imageRef,
+    adminPass: a.adminPass as string | undefined,
+    patch,
+    preserveEphemeral: a.preserve_ephemeral === true,
+  };
 }
 
 /** The rebuild row: the lock and the state come before the image checks (Nova's decorators). */
@@ -120,6 +127,7 @@ async function rebuild(c: ActionCall<RebuildArgs>): Promise<ActionOutcome> {
     actionId,
     imageId: image.id,
     previousVmState: previous,
+    ...(c.arg.preserveEphemeral ? { preserveEphemeral: true } : {}),
   });
   return { kind: 'rebuilt', adminPass: c.arg.adminPass ?? randomBytes(9).toString('base64url') };
 }

@@ -11,7 +11,7 @@
 import { describe, test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { LvmCli } from '../../src/images/lvm/cli.js';
 import { run, runChecked } from '../../src/util/run.js';
@@ -56,6 +56,27 @@ describe('images_type=flat through the Compute API (real libvirt, TCG)', () => {
     assert.match(xml, attached(`${disk}.local`, 'vdb'));
     assert.match(xml, attached(`${disk}.swap`, 'vdc'));
     await k.consoleHas(id, 'GUEST-BOOTED');
+    // Rebuild with preserve_ephemeral keeps what the ephemeral disk holds; without, it is new.
+    const marker = Buffer.from('kestrel-preserved-ephemeral');
+    const at = 64 * 1024 * 1024;
+    const fd = openSync(`${disk}.local`, 'r+');
+    writeSync(fd, marker, 0, marker.length, at);
+    closeSync(fd);
+    const readMarker = () => {
+      const b = Buffer.alloc(marker.length);
+      const r = openSync(`${disk}.local`, 'r');
+      readSync(r, b, 0, b.length, at);
+      closeSync(r);
+      return b.toString();
+    };
+    for (const preserve of [true, false]) {
+      const r = await k.compute('POST', `/v2.1/servers/${id}/action`, {
+        rebuild: { imageRef: k.imageId, preserve_ephemeral: preserve },
+      });
+      assert.equal(r.status, 202, r.text);
+      await k.waitFor(id, 'ACTIVE', 60_000);
+      assert.equal(readMarker() === marker.toString(), preserve, `preserve_ephemeral=${preserve}`);
+    }
     await k.deleteServer(id);
     assert.equal(existsSync(disk), false, 'the flat disk is gone');
     assert.equal(

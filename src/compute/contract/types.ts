@@ -20,7 +20,12 @@ export type PowerRequest = InstanceTask & { action: PowerAction };
 /** Snapshot of the root disk into the queued image imageId (createImage). */
 export type SnapshotRequest = InstanceTask & { imageId: string };
 /** Recreate the root disk from imageId; a server that was stopped ends stopped again. */
-export type RebuildRequest = InstanceTask & { imageId: string; previousVmState: string };
+/** Recreate the root disk from imageId; preserveEphemeral keeps the ephemeral disk (disk.local) as it is. */
+export type RebuildRequest = InstanceTask & {
+  imageId: string;
+  previousVmState: string;
+  preserveEphemeral?: boolean;
+};
 /** Power off and snapshot into imageId (SHELVED); offload at once when offloadNow. */
 export type ShelveRequest = InstanceTask & { imageId: string; previousVmState: string; offloadNow: boolean };
 export type ShelveOffloadRequest = InstanceTask;

@@ -51,7 +51,7 @@ export interface DiskBackend {
   /** Creates the instance's root disk; on failure nothing is left behind. */
   create(req: CreateDiskRequest): Promise<DiskSource>;
   /** Removes all of the instance's disks (root, ephemeral, swap); succeeds when there is nothing to remove. */
-  delete(instanceUuid: string): Promise<void>;
+  delete(instanceUuid: string, keep?: readonly DiskName[]): Promise<void>;
   exists(instanceUuid: string): Promise<boolean>;
   /** Where one of the instance's disks is, as the driver attaches it (the disk must exist). */
   source(instanceUuid: string, name: DiskName): Promise<DiskSource>;

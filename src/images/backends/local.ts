@@ -95,8 +95,10 @@ export abstract class LocalDiskBackend {
     });
   }
 
-  async delete(instanceUuid: string): Promise<void> {
-    for (const name of DISK_NAMES) await rm(this.diskPath(instanceUuid, name), { force: true });
+  async delete(instanceUuid: string, keep: readonly DiskName[] = []): Promise<void> {
+    for (const name of DISK_NAMES) {
+      if (!keep.includes(name)) await rm(this.diskPath(instanceUuid, name), { force: true });
+    }
     await this.removePartFiles(instanceUuid);
     // The directory may hold other files (console log): remove it only when empty.
     await rmdir(join(this.instancesPath, instanceUuid)).catch(() => undefined);

@@ -162,11 +162,12 @@ export class LvmDiskBackend implements DiskBackend {
     return { kind: 'block', path };
   }
 
-  async delete(instanceUuid: string): Promise<void> {
+  async delete(instanceUuid: string, keep: readonly DiskName[] = []): Promise<void> {
     this.lvName(instanceUuid); // validates
     const prefix = `${instanceUuid}_`;
+    const kept = new Set(keep.map((n) => this.lvName(instanceUuid, n)));
     for (const lv of await this.lvm.lvs(this.volumeGroup)) {
-      if (lv.name.startsWith(prefix)) await this.removeLv(lv.name, true, lv.sizeBytes);
+      if (lv.name.startsWith(prefix) && !kept.has(lv.name)) await this.removeLv(lv.name, true, lv.sizeBytes);
     }
   }
 

@@ -222,10 +222,11 @@ export class RbdDiskBackend implements DiskBackend {
     });
   }
 
-  async delete(instanceUuid: string): Promise<void> {
+  async delete(instanceUuid: string, keep: readonly DiskName[] = []): Promise<void> {
     const prefix = `${instanceUuid}_`;
     this.diskName(instanceUuid); // validates
-    const names = (await this.lsPool()).filter((n) => n.startsWith(prefix));
+    const kept = new Set(keep.map((n) => this.diskName(instanceUuid, n)));
+    const names = (await this.lsPool()).filter((n) => n.startsWith(prefix) && !kept.has(n));
     for (const name of names) await this.removeByName(name);
   }
 
