@@ -57,11 +57,17 @@ const TITLES: Record<number, string> = {
 export interface MappedError {
   status: number;
   message: string;
+  /** Neutron's exception type (NetworkNotFound …), for the Networking API's fault body. */
+  type?: string;
 }
 
 /** Any thrown value → status and a message fit for the caller. */
 export function mapError(err: unknown): MappedError {
-  if (err instanceof KestrelError) return { status: err.status, message: err.userMessage };
+  if (err instanceof KestrelError) {
+    // Networking errors name Neutron's exception type for the NeutronError body.
+    const type = (err as { neutronType?: unknown }).neutronType;
+    return { status: err.status, message: err.userMessage, ...(typeof type === 'string' ? { type } : {}) };
+  }
   const fe = err as Partial<FastifyError> & { validation?: unknown; validationContext?: string };
   if (fe && fe.validation) {
     return {
@@ -85,10 +91,43 @@ export function mapError(err: unknown): MappedError {
   };
 }
 
-export type FaultStyle = 'compute' | 'image' | 'identity';
+export type FaultStyle = 'compute' | 'image' | 'identity' | 'network';
 
-export function faultBody(style: FaultStyle, status: number, message: string): Record<string, unknown> {
+/** Neutron's fault types by status, for errors that carry no type of their own. */
+function neutronType(status: number): string {
+  switch (status) {
+    case 400:
+      return 'HTTPBadRequest';
+    case 401:
+      return 'HTTPUnauthorized';
+    case 403:
+      return 'HTTPForbidden';
+    case 404:
+      return 'HTTPNotFound';
+    case 405:
+      return 'HTTPMethodNotAllowed';
+    case 409:
+      return 'HTTPConflict';
+    case 413:
+      return 'HTTPRequestEntityTooLarge';
+    case 415:
+      return 'HTTPUnsupportedMediaType';
+    case 503:
+      return 'HTTPServiceUnavailable';
+    default:
+      return 'HTTPInternalServerError';
+  }
+}
+
+export function faultBody(
+  style: FaultStyle,
+  status: number,
+  message: string,
+  type?: string,
+): Record<string, unknown> {
   switch (style) {
+    case 'network':
+      return { NeutronError: { type: type ?? neutronType(status), message, detail: '' } };
     case 'compute':
       return { [faultName(status)]: { code: status, message } };
     case 'image':
@@ -103,11 +142,12 @@ export function sendFault(
   style: FaultStyle,
   status: number,
   message: string,
+  type?: string,
 ): FastifyReply {
   return reply
     .code(status)
     .type('application/json')
-    .send(faultBody(style, status, message));
+    .send(faultBody(style, status, message, type));
 }
 
 /**
@@ -141,13 +181,13 @@ function shownTo(req: FastifyRequest, err: unknown, status: number, message: str
 export function installErrorHandling(app: FastifyInstance, style: FaultStyle): void {
   app.decorate('faultStyle', style);
   app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
-    const { status, message } = mapError(err);
+    const { status, message, type } = mapError(err);
     if (status >= 500) req.log.error({ err }, 'request failed');
     else req.log.info({ status, message }, 'request refused');
     if (status === 401 && style !== 'identity') {
       void reply.header('WWW-Authenticate', 'Keystone uri="identity"');
     }
-    return sendFault(reply, style, status, shownTo(req, err, status, message));
+    return sendFault(reply, style, status, shownTo(req, err, status, message), type);
   });
   app.setNotFoundHandler((req, reply) =>
     sendFault(reply, style, 404, `The resource could not be found: ${req.method} ${req.url.split('?')[0]}`),

@@ -4,6 +4,13 @@
 // to the report sink. The host report is read from the driver and published into the
 // database (placement inventories and traits, and the compute_host_reports row).
 import type { Duplex } from 'node:stream';
+import { KestrelError } from '../errors/index.js';
+import type {
+  HostNetworkCalls,
+  HostNetworkChange,
+  HostNetworkState,
+  NetworkSyncReport,
+} from '../network/contract.js';
 import type { Repositories } from '../db/index.js';
 import type { HypervisorDriver } from '../virt/driver.js';
 import type { CpuSetOptions } from '../virt/numa/host.js';
@@ -57,6 +64,8 @@ export interface LocalAgentOptions {
   diskCapacity?: () => Promise<{ totalBytes: number }>;
   /** Where reports of finished long operations go (control's agent directory, or a transport). */
   reports: OperationReportSink;
+  /** This host's network data plane; unset when networking is off ([network] enabled). */
+  network?: HostNetworkCalls;
   logger?: Logger;
 }
 
@@ -220,5 +229,22 @@ export class LocalAgent implements ComputeAgent {
     };
     await this.o.repos.hostReports.publish(this.host, report, report.reportedAt);
     return report;
+  }
+
+  async networkApply(r: HostNetworkChange): Promise<Completed> {
+    await this.hostNetwork().networkApply(r);
+    return { completed: true };
+  }
+
+  networkSync(r: HostNetworkState): Promise<NetworkSyncReport> {
+    return this.hostNetwork().networkSync(r);
+  }
+
+  private hostNetwork(): HostNetworkCalls {
+    if (!this.o.network)
+      throw new KestrelError('conflict', `Networking is off on host ${this.host}.`, {
+        fix: 'set [network] enabled = true and restart kestrel serve.',
+      });
+    return this.o.network;
   }
 }

@@ -13,6 +13,7 @@ import type {
   HypervisorDriver,
   InstanceSpec,
   LifecycleEvent,
+  NicAttachment,
 } from '../virt/driver.js';
 import { PowerState } from '../virt/driver.js';
 import { KeyedMutex } from '../util/lock.js';
@@ -44,6 +45,8 @@ export interface ComputeManagerOptions {
   vncProxyclientAddress?: string;
   /** Config drive, kernel and ramdisk (default: drives only when asked, no kernel images). */
   guestFiles?: GuestFiles;
+  /** The taps an instance's ports need (its NICs, in order); none when unset. */
+  nicsFor?: (uuid: string) => Promise<NicAttachment[]>;
 }
 
 interface ActionPlan {
@@ -343,6 +346,7 @@ export class ComputeManager {
       network: { kind: 'none' },
       ...(numa ? { numaPlacement: numa } : {}),
       ...(localDisks.length ? { localDisks } : {}),
+      nics: (await this.opts.nicsFor?.(inst.uuid)) ?? [],
     };
   }
 

@@ -16,6 +16,7 @@ test('catalog URLs: devstack-like ports; a wildcard listen address is not put in
     identity: 'http://127.0.0.1:5000/v3',
     compute: 'http://127.0.0.1:8774/v2.1',
     image: 'http://127.0.0.1:9292',
+    network: 'http://127.0.0.1:9696',
   });
   assert.equal(apiEndpoints(conf('[api]\nlisten_host = 0.0.0.0\n')).compute, 'http://127.0.0.1:8774/v2.1');
   assert.equal(

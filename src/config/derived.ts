@@ -9,8 +9,13 @@ export function resolvedImagesType(config: KestrelConfig): 'flat' | 'qcow2' | 'l
   return t;
 }
 
-/** The catalog URLs of the three APIs (identity with /v3, compute with /v2.1, image unversioned). */
-export function apiEndpoints(config: KestrelConfig): { identity: string; compute: string; image: string } {
+/** The catalog URLs of the APIs (identity with /v3, compute with /v2.1, image and network unversioned). */
+export function apiEndpoints(config: KestrelConfig): {
+  identity: string;
+  compute: string;
+  image: string;
+  network: string;
+} {
   const api = config.api;
   const wildcard = api.listen_host === '0.0.0.0' || api.listen_host === '::' || api.listen_host === '';
   let host = api.public_host ?? (wildcard ? '127.0.0.1' : api.listen_host);
@@ -19,5 +24,6 @@ export function apiEndpoints(config: KestrelConfig): { identity: string; compute
     identity: `http://${host}:${api.identity_port}/v3`,
     compute: `http://${host}:${api.compute_port}/v2.1`,
     image: `http://${host}:${api.image_port}`,
+    network: `http://${host}:${api.network_port}`,
   };
 }

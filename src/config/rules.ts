@@ -156,6 +156,7 @@ export function checkRules(
     ['identity_port', api.identity_port],
     ['compute_port', api.compute_port],
     ['image_port', api.image_port],
+    ['network_port', api.network_port],
   ] as const;
   for (let i = 0; i < ports.length; i++)
     for (let j = i + 1; j < ports.length; j++)

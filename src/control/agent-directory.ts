@@ -42,6 +42,11 @@ export class AgentDirectory {
     return [...this.agents.keys()];
   }
 
+  /** Every registered agent (the network data planes are told of every change). */
+  all(): ComputeAgent[] {
+    return [...this.agents.values()];
+  }
+
   async liveness(host: string): Promise<HostLiveness> {
     const svc = await this.repos.services.get(host, 'nova-compute');
     const lastSeen = svc?.updatedAt ?? null;

@@ -12,6 +12,8 @@ export interface Endpoints {
   identity: string;
   compute: string;
   image: string;
+  /** The Networking v2 API, when networking is enabled. */
+  network?: string;
   region: string;
 }
 
@@ -179,6 +181,7 @@ export class IdentityService {
       svc('identity', 'keystone', e.identity),
       svc('compute', 'nova', e.compute),
       svc('image', 'glance', e.image),
+      ...(e.network ? [svc('network', 'neutron', e.network)] : []),
     ];
   }
 

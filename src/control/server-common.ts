@@ -15,6 +15,7 @@ import { SystemMetadata } from './server-sysmeta.js';
 import type { Logger } from '../util/log.js';
 import type { SevHostDefaults } from './sev.js';
 import type { ConsoleService } from './server-consoles.js';
+import type { ServerPorts } from './network/server-ports.js';
 
 export interface ServerOpsOptions {
   /** [DEFAULT] shelved_offload_time: 0 offload at once, -1 never, N seconds later. */
@@ -42,6 +43,8 @@ export interface OpsEnv {
   sev: SevHostDefaults;
   /** Remote consoles (os-getVNCConsole …); unset: the console actions answer 400. */
   consoles?: ConsoleService;
+  /** The servers' ports (Networking v2), when networking is on: let go with the server. */
+  network?: ServerPorts;
 }
 
 /** What a server action answers; the API turns it into the HTTP reply. */

@@ -13,6 +13,7 @@ import { claimResources } from './scheduler/claim.js';
 import { validateGuestRequest } from './guest-request.js';
 import { faultFrom } from '../compute/faults.js';
 import { sanitizeHostname } from '../metadata/hostname.js';
+import type { NetworkPlan } from './network/server-ports.js';
 import {
   GiB,
   activeImageFromRef,
@@ -66,7 +67,10 @@ export async function createServers(
   validateGuestRequest(snapshot, image, env.sevDefaults);
 
   const networks = body.networks;
-  if (networks !== undefined && !(Array.isArray(networks) && networks.length === 0)) {
+  // With networking: checked now (unknown network or port, taken fixed IP → 4xx before any
+  // row); the ports are made once the host is known. 2.1 only (no "auto"/"none" yet).
+  const plan = env.network ? await env.network.plan(ctx, networks, maxCountOf(body), false) : undefined;
+  if (!plan && networks !== undefined && !(Array.isArray(networks) && networks.length === 0)) {
     if (Array.isArray(networks)) {
       const first = networks[0] as { uuid?: string; port?: string };
       throw badRequest(
@@ -158,7 +162,7 @@ export async function createServers(
       projectId: ctx.projectId,
     });
     servers.push(inst);
-    env.background(scheduleAndBuild(env, inst, image, action.id));
+    env.background(scheduleAndBuild(env, inst, image, action.id, plan));
   }
   return { servers, adminPass, reservationId };
 }
@@ -258,12 +262,19 @@ export function checkConfigDrive(v: unknown): boolean {
   );
 }
 
+/** max_count as given (checked in full further down); 1 when absent or not a number yet. */
+function maxCountOf(body: Record<string, unknown>): number {
+  const v = Number(body.max_count ?? 1);
+  return Number.isInteger(v) && v > 0 ? v : 1;
+}
+
 /** Schedules (claim in one transaction) and hands the build to the chosen host's agent. */
 async function scheduleAndBuild(
   env: ServerEnv,
   inst: Instance,
   image: ImageRecord,
   actionId: string,
+  plan: NetworkPlan | undefined,
 ): Promise<void> {
   const ev = await env.repos.instances.startEvent(actionId, 'conductor_schedule_and_build_instances');
   let host: string;
@@ -307,6 +318,21 @@ async function scheduleAndBuild(
     return unreachable(e);
   }
   await env.repos.instances.update(inst.uuid, { host, node: host, taskState: 'networking' });
+  if (plan && env.network) {
+    const ev2 = await env.repos.instances.startEvent(actionId, 'compute_allocate_network');
+    try {
+      await env.network.attach(inst.uuid, plan, host);
+      await env.repos.instances.finishEvent(ev2, 'Success');
+    } catch (e) {
+      const message = `Network allocation failed: ${e instanceof Error ? e.message : String(e)}`;
+      await env.repos.instances.finishEvent(ev2, 'Error', message);
+      await env.repos.instances.addFault(inst.uuid, { code: 500, message, details: message });
+      await env.repos.instances.update(inst.uuid, { vmState: 'error', taskState: null });
+      await env.repos.placement.deleteAllocations(inst.uuid);
+      await env.repos.instances.finishAction(actionId, 'Error');
+      return;
+    }
+  }
   let cast: { finished: Promise<unknown> };
   try {
     cast = await env.agents.cast(host, 'build', { instanceUuid: inst.uuid, actionId });

@@ -104,7 +104,9 @@ async function destroy(env: OpsEnv, ctx: RequestContext, inst: Instance): Promis
   const host = inst.host;
   const l = host ? await env.agents.liveness(host) : undefined;
   if (host && l?.registered && l.up) {
-    await sendCast(env, host, 'delete', { instanceUuid: inst.uuid, actionId });
+    const { finished } = await sendCast(env, host, 'delete', { instanceUuid: inst.uuid, actionId });
+    // The server's ports go once its guest is gone (Kestrel's own deleted, pre-created unbound).
+    env.background(finished.then(() => releasePorts(env, inst.uuid)));
     return;
   }
   // Never reached a host (no valid host, or still scheduling): nothing to destroy there. A host
@@ -114,4 +116,11 @@ async function destroy(env: OpsEnv, ctx: RequestContext, inst: Instance): Promis
   await env.repos.placement.deleteAllocations(inst.uuid);
   await env.repos.instances.markDeleted(inst.uuid);
   await env.repos.instances.finishAction(actionId, null);
+  await releasePorts(env, inst.uuid);
+}
+
+async function releasePorts(env: OpsEnv, uuid: string): Promise<void> {
+  if (!env.network) return;
+  if (await env.repos.instances.get(uuid)) return; // the delete failed: the guest keeps them
+  await env.network.release(uuid);
 }

@@ -9,10 +9,13 @@ import { isUuid, type ImageService } from './images.js';
 import type { SevHostDefaults } from './sev.js';
 import { KestrelError, badRequest } from '../errors/index.js';
 import { checkMetadata, MAX_SERVER_META } from './server-common.js';
+import type { AddressView, ServerPorts } from './network/server-ports.js';
 
 export interface ServerView {
   instance: Instance;
   fault?: Fault;
+  /** Nova's `addresses` (by network name), when networking is on. */
+  addresses?: Record<string, AddressView[]>;
 }
 
 export interface ServerCreateResult {
@@ -40,6 +43,8 @@ export interface ServerEnv {
   find(ctx: RequestContext, id: string): Promise<Instance>;
   /** Runs work after the reply (tracked, so tests and shutdown can wait for it). */
   background(p: Promise<unknown>): void;
+  /** The servers' ports (Networking v2), when networking is on. */
+  network?: ServerPorts;
 }
 
 export const GiB = 1024 ** 3;

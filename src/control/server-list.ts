@@ -107,5 +107,13 @@ export async function listServers(
   }
   const errored = rows.filter((r) => r.vmState === 'error' || r.deleted).map((r) => r.uuid);
   const faults = await env.repos.instances.latestFaults(errored);
-  return { servers: rows.map((instance) => ({ instance, fault: faults.get(instance.uuid) })), next };
+  const addresses = await env.network?.addresses(rows.map((r) => r.uuid));
+  return {
+    servers: rows.map((instance) => ({
+      instance,
+      fault: faults.get(instance.uuid),
+      addresses: addresses?.get(instance.uuid),
+    })),
+    next,
+  };
 }

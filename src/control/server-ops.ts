@@ -16,6 +16,7 @@ import { runServerAction } from './server-action-table.js';
 import { offloadLater } from './server-shelve.js';
 import { diagnostics } from './server-admin.js';
 import { deleteServer, reclaimSoftDeleted } from './server-delete.js';
+import type { ServerPorts } from './network/server-ports.js';
 
 export type { ServerOpsOptions, ActionOutcome } from './server-common.js';
 
@@ -33,6 +34,7 @@ export class ServerOperations {
       logger?: Logger;
       sev?: SevHostDefaults;
       consoles?: ConsoleService;
+      network?: ServerPorts;
     } = {},
   ) {
     const log = (options.logger ?? silentLogger).child({ component: 'server-actions' });
@@ -58,6 +60,7 @@ export class ServerOperations {
       },
       sev: options.sev ?? {},
       consoles: options.consoles,
+      network: options.network,
     };
   }
 

@@ -6,6 +6,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Instance, Repositories } from '../db/index.js';
 import type { AgentDirectory } from './agent-directory.js';
+import type { ServerPorts } from './network/server-ports.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { RequestContext } from './context.js';
 import { badRequest, notFound } from '../errors/index.js';
@@ -48,7 +49,7 @@ export class ServerService {
     flavors: FlavorService,
     images: ImageService,
     private readonly agents: AgentDirectory,
-    opts: { logger?: Logger; maxCount?: number; sevDefaults?: SevHostDefaults } = {},
+    opts: { logger?: Logger; maxCount?: number; sevDefaults?: SevHostDefaults; network?: ServerPorts } = {},
   ) {
     this.log = (opts.logger ?? silentLogger).child({ component: 'servers' });
     this.env = {
@@ -61,6 +62,7 @@ export class ServerService {
       sevDefaults: opts.sevDefaults ?? {},
       find: (ctx, id) => this.find(ctx, id),
       background: (p) => this.spawnBackground(p),
+      network: opts.network,
     };
   }
 
@@ -91,7 +93,8 @@ export class ServerService {
   async get(ctx: RequestContext, id: string): Promise<ServerView> {
     const instance = await this.find(ctx, id);
     const fault = (await this.repos.instances.latestFaults([instance.uuid])).get(instance.uuid);
-    return { instance, fault };
+    const addresses = (await this.env.network?.addresses([instance.uuid]))?.get(instance.uuid);
+    return { instance, fault, addresses };
   }
 
   create(

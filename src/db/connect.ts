@@ -22,6 +22,7 @@ import { instanceListOrderIndex } from './migrations/0012-instance-list-order-in
 import { numa } from './migrations/0008-numa.js';
 import { instanceGuestData } from './migrations/0007-instance-guest-data.js';
 import { consoleAuthTokens } from './migrations/0010-console-auth-tokens.js';
+import { networking } from './migrations/0006-networking.js';
 
 export type DatabaseKind = 'sqlite' | 'postgresql';
 
@@ -49,6 +50,7 @@ const migrations: Record<string, Migration> = {
   '0008-numa': numa,
   '0007-instance-guest-data': instanceGuestData,
   '0010-console-auth-tokens': consoleAuthTokens,
+  '0006-networking': networking,
 };
 
 class StaticProvider implements MigrationProvider {

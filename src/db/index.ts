@@ -21,3 +21,4 @@ export type { ConsoleTokenRecord, ConsoleType, SpendResult } from './repos/conso
 export type { Inventory, ProviderState } from './repos/placement.js';
 export type { ServiceRecord } from './repos/services.js';
 export type { HostReportRecord } from './repos/host-reports.js';
+export type { NetworkResource, NetworkResourceKind, ResourceFilter } from './repos/networking.js';

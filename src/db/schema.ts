@@ -260,6 +260,26 @@ export interface ConsoleAuthTokenTable {
   used_at: string | null;
 }
 
+/** Networking v2 resources as JSON documents (migration 0006 says why). */
+export interface NetworkResourceTable {
+  id: string;
+  kind: string;
+  project_id: string;
+  /** The network of a subnet or port; the security group of a rule. */
+  parent_id: string | null;
+  device_id: string | null;
+  mac_address: string | null;
+  body: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface NetworkIpAllocationTable {
+  subnet_id: string;
+  ip_address: string;
+  port_id: string;
+}
+
 export interface Database {
   projects: ProjectTable;
   users: UserTable;
@@ -287,4 +307,6 @@ export interface Database {
   services: ServiceTable;
   compute_host_reports: ComputeHostReportTable;
   console_auth_tokens: ConsoleAuthTokenTable;
+  network_resources: NetworkResourceTable;
+  network_ip_allocations: NetworkIpAllocationTable;
 }

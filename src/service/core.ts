@@ -26,6 +26,10 @@ import { ConsoleService, type ConsoleOptions } from '../control/server-consoles.
 import { createComputeApp } from '../api/compute/app.js';
 import { createImageApp } from '../api/image/app.js';
 import { createIdentityApp } from '../api/identity/app.js';
+import { createNetworkApp } from '../api/network/app.js';
+import { NetworkService } from '../control/network/service.js';
+import { HostNetwork } from '../network/host-network.js';
+import { bridgeName, tapName } from '../network/names.js';
 import type { ApiDeps } from '../api/deps.js';
 import { silentLogger, type Logger } from '../util/log.js';
 
@@ -74,6 +78,8 @@ export interface CoreOptions {
    * 'loopback' (every call, reply, error and report through JSON: proves the contract).
    */
   agentTransport?: AgentTransportKind;
+  /** Guest networking ([network] enabled): the Networking API and this host's data plane. */
+  network?: { table: string; bridgePrefix: string; stateDir: string };
 }
 
 export type AgentTransportKind = 'in-process' | 'loopback';
@@ -90,7 +96,16 @@ export interface Core {
   servers: ServerService;
   serverOps: ServerOperations;
   images: ImageService;
-  apps: { identity: FastifyInstance; compute: FastifyInstance; image: FastifyInstance };
+  apps: {
+    identity: FastifyInstance;
+    compute: FastifyInstance;
+    image: FastifyInstance;
+    network?: FastifyInstance;
+  };
+  /** The Networking v2 service, when networking is on. */
+  network?: NetworkService;
+  /** Makes every host's network data plane match the database (start-up). */
+  syncNetwork(): Promise<void>;
   /** Asks this host's agent for its report: republishes inventories, traits and host facts. */
   refreshHost(): Promise<void>;
   /** Waits for background work: control's, and the operations of this host's agent. */
@@ -103,6 +118,15 @@ export interface Core {
 export async function createCore(o: CoreOptions): Promise<Core> {
   const log = o.logger ?? silentLogger;
   const repos = new Repositories(o.db.db);
+  const agents = new AgentDirectory(repos);
+  const net = o.network;
+  const network = net
+    ? new NetworkService(repos, {
+        hosts: () => agents.all(),
+        bridgePrefix: net.bridgePrefix,
+        logger: log,
+      })
+    : undefined;
   const manager = new ComputeManager({
     repos,
     driver: o.driver,
@@ -115,8 +139,15 @@ export async function createCore(o: CoreOptions): Promise<Core> {
     shutdownTimeoutSeconds: o.shutdownTimeoutSeconds,
     guestFiles: new GuestFiles(repos, o.instancesPath, o.configDrive, o.bootImages),
     vncProxyclientAddress: o.consoles?.vncProxyclientAddress,
+    nicsFor: network
+      ? async (uuid) =>
+          (await network.servers.nics(uuid)).map((n) => ({
+            bridge: bridgeName(net!.bridgePrefix, n.networkId),
+            tap: tapName(n.portId),
+            mac: n.mac,
+          }))
+      : undefined,
   });
-  const agents = new AgentDirectory(repos);
   const localAgent = new LocalAgent({
     manager,
     repos,
@@ -125,6 +156,14 @@ export async function createCore(o: CoreOptions): Promise<Core> {
     cpuSets: o.cpuSets,
     diskCapacity: o.diskCapacity,
     reports: agents.report,
+    network: net
+      ? new HostNetwork({
+          table: net.table,
+          bridgePrefix: net.bridgePrefix,
+          stateDir: net.stateDir,
+          logger: log,
+        })
+      : undefined,
     logger: log,
   });
   let agent: ComputeAgent = localAgent;
@@ -143,10 +182,12 @@ export async function createCore(o: CoreOptions): Promise<Core> {
   const servers = new ServerService(repos, flavors, images, agents, {
     logger: log,
     sevDefaults: { machineTypes: o.machineTypes },
+    network: network?.servers,
   });
   const serverOps = new ServerOperations(repos, servers, images, agents, {
     logger: log,
     consoles,
+    network: network?.servers,
     sev: { machineTypes: o.machineTypes },
     shelvedOffloadTime: o.shelvedOffloadTime,
     reclaimInstanceInterval: o.reclaimInstanceInterval,
@@ -199,6 +240,15 @@ export async function createCore(o: CoreOptions): Promise<Core> {
     identity: createIdentityApp(deps),
     compute: createComputeApp(deps),
     image: createImageApp(deps),
+    ...(network ? { network: createNetworkApp(deps, network) } : {}),
+  };
+  const syncNetwork = async () => {
+    if (!network) return;
+    const state = await network.hostState();
+    for (const agent of agents.all()) {
+      const report = await agent.networkSync(state);
+      log.info({ host: agent.host, ...report }, 'network data plane reconciled with the database');
+    }
   };
   return {
     repos,
@@ -210,12 +260,19 @@ export async function createCore(o: CoreOptions): Promise<Core> {
     serverOps,
     images,
     apps,
+    network,
+    syncNetwork,
     refreshHost,
     settle,
     useAgentTransport,
     async close() {
       clearInterval(heartbeat);
-      await Promise.all([apps.identity.close(), apps.compute.close(), apps.image.close()]);
+      await Promise.all([
+        apps.identity.close(),
+        apps.compute.close(),
+        apps.image.close(),
+        apps.network?.close(),
+      ]);
       await settle();
       await serverOps.stop();
       await localAgent.settle();

@@ -16,13 +16,21 @@ import { bootstrap } from './bootstrap.js';
 import { cloudsYaml, readCloudsPassword, writeSecretFile } from './clouds.js';
 import { createCore, type Core } from './core.js';
 import { ConsoleProxy } from '../console/proxy.js';
+import { createDefaultNetwork } from './default-network.js';
 
 export interface ServeOptions {
   config: KestrelConfig;
   driver: HypervisorDriver;
   logger?: Logger;
   /** Port overrides (0 = any free port), e.g. for tests. */
-  ports?: { identity?: number; compute?: number; image?: number; novnc?: number; serial?: number };
+  ports?: {
+    identity?: number;
+    compute?: number;
+    image?: number;
+    novnc?: number;
+    serial?: number;
+    network?: number;
+  };
   /** Where a demo image is looked for (default $KESTREL_TEST_IMAGES or /var/cache/kestrel/test-images). */
   testImagesDir?: string;
   /** Seconds the manager waits for a guest's "started" event. */
@@ -88,6 +96,7 @@ export async function startService(o: ServeOptions): Promise<RunningService> {
   // The proxy's listeners bind after the core is up; URLs are built when a console is asked for.
   const consoleUrls: { novnc?: string; serial?: string } = {};
   const consoleProblems: { novnc?: string; serial?: string } = {};
+  const net = c.network;
   const core = await createCore({
     consoles:
       c.vnc.enabled || c.serial_console.enabled
@@ -141,8 +150,21 @@ export async function startService(o: ServeOptions): Promise<RunningService> {
       dhcpDomain: c.api.dhcp_domain ?? '',
     },
     bootImages: cache,
+    network: net.enabled
+      ? { table: net.nft_table, bridgePrefix: net.bridge_prefix, stateDir: net.state_dir }
+      : undefined,
   });
   bound.core = core;
+  // Bridges, dnsmasq and nftables as the database says, before any guest is looked at.
+  try {
+    await core.syncNetwork();
+  } catch (e) {
+    await core.close();
+    await db.close();
+    throw new Error(
+      `cannot set up guest networking: ${e instanceof Error ? e.message : String(e)}. Fix: install dnsmasq-base and nftables (npm run setup) and run as root, or set [network] enabled = false.`,
+    );
+  }
   await core.manager.reconcile(cache);
 
   const cloudsFile = join(statePath, 'clouds.yaml');
@@ -163,12 +185,15 @@ export async function startService(o: ServeOptions): Promise<RunningService> {
     await app.listen({ host: c.api.listen_host, port });
     return (app.server.address() as AddressInfo).port;
   };
-  let ports: { identity: number; compute: number; image: number };
+  let ports: { identity: number; compute: number; image: number; network?: number };
   try {
     ports = {
       identity: await listen(core.apps.identity, o.ports?.identity ?? c.api.identity_port),
       compute: await listen(core.apps.compute, o.ports?.compute ?? c.api.compute_port),
       image: await listen(core.apps.image, o.ports?.image ?? c.api.image_port),
+      ...(core.apps.network
+        ? { network: await listen(core.apps.network, o.ports?.network ?? c.api.network_port) }
+        : {}),
     };
   } catch (e) {
     await core.close();
@@ -176,13 +201,14 @@ export async function startService(o: ServeOptions): Promise<RunningService> {
     const err = e as NodeJS.ErrnoException;
     throw new Error(
       err.code === 'EADDRINUSE'
-        ? `cannot listen: ${err.message}. Fix: stop the other service on that port, or set [api] identity_port / compute_port / image_port.`
+        ? `cannot listen: ${err.message}. Fix: stop the other service on that port, or set [api] identity_port / compute_port / image_port / network_port.`
         : `cannot listen on ${c.api.listen_host}: ${err.message}`,
     );
   }
   endpoints.identity = `http://${urlHost}:${ports.identity}/v3`;
   endpoints.compute = `http://${urlHost}:${ports.compute}/v2.1`;
   endpoints.image = `http://${urlHost}:${ports.image}`;
+  if (ports.network) endpoints.network = `http://${urlHost}:${ports.network}`;
   if (password) {
     writeSecretFile(
       cloudsFile,
@@ -241,6 +267,20 @@ export async function startService(o: ServeOptions): Promise<RunningService> {
     );
   }
 
+  if (boot.created && core.network && net.default_network) {
+    await createDefaultNetwork(
+      core.network,
+      adminContext(boot),
+      { privateCidr: net.default_cidr, externalCidr: net.external_cidr },
+      log,
+    ).catch((err) =>
+      log.warn(
+        { err },
+        'the default networks could not be created; create them with openstack network create',
+      ),
+    );
+  }
+
   let demoImage: string | undefined;
   if (boot.created) {
     demoImage = await importDemoImage(core, boot, o.testImagesDir, log).catch((err) => {
@@ -268,6 +308,18 @@ export async function startService(o: ServeOptions): Promise<RunningService> {
   };
 }
 
+function adminContext(boot: { adminUserId: string; adminProjectId: string }): RequestContext {
+  return {
+    userId: boot.adminUserId,
+    userName: 'admin',
+    projectId: boot.adminProjectId,
+    projectName: 'admin',
+    roles: ['admin', 'member', 'reader'],
+    isAdmin: true,
+    requestId: 'req-bootstrap',
+  };
+}
+
 async function importDemoImage(
   core: Core,
   boot: { adminUserId: string; adminProjectId: string },
@@ -277,15 +329,7 @@ async function importDemoImage(
   const base = dir ?? process.env.KESTREL_TEST_IMAGES ?? '/var/cache/kestrel/test-images';
   const file = join(base, 'boot.img');
   if (!existsSync(file)) return undefined;
-  const ctx: RequestContext = {
-    userId: boot.adminUserId,
-    userName: 'admin',
-    projectId: boot.adminProjectId,
-    projectName: 'admin',
-    roles: ['admin', 'member', 'reader'],
-    isAdmin: true,
-    requestId: 'req-bootstrap',
-  };
+  const ctx = adminContext(boot);
   const img = await core.images.create(ctx, {
     name: 'boot-sector',
     disk_format: 'raw',

@@ -66,6 +66,14 @@ export interface InstanceSpec {
   numaPlacement?: NumaPlacement;
   /** 'none' (the default here) or a libvirt network name. */
   network: { kind: 'none' } | { kind: 'libvirt-network'; name: string };
+  /** Kestrel's own networking: one tap per port on its network's bridge, in port order. */
+  nics?: NicAttachment[];
+}
+
+export interface NicAttachment {
+  bridge: string;
+  tap: string;
+  mac: string;
 }
 
 export interface InstanceInfo {

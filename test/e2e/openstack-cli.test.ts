@@ -76,6 +76,8 @@ describe('openstack CLI against kestrel serve (real libvirt, TCG)', { skip, time
     writeFileSync(
       conf,
       [
+        '[network]',
+        'enabled = false', // this test's guests need no NICs
         '[DEFAULT]',
         `state_path = ${join(dir, 'state')}`,
         `host = ${prefix}-host`,

@@ -35,6 +35,8 @@ async function serveOnce(format: string | undefined): Promise<string> {
   await writeFile(
     conf,
     [
+      '[network]',
+      'enabled = false', // no guests here: no bridges, dnsmasq or nftables
       '[DEFAULT]',
       `state_path = ${sub}`,
       ...(format ? [`log_format = ${format}`] : []),

@@ -28,7 +28,7 @@ test('kestrel serve refuses a state_path QEMU cannot reach, naming the directory
     return;
   }
   const conf = join(priv, 'kestrel.conf');
-  await writeFile(conf, `[DEFAULT]\nstate_path = ${join(priv, 'state')}\n`);
+  await writeFile(conf, `[network]\nenabled = false\n[DEFAULT]\nstate_path = ${join(priv, 'state')}\n`);
   const r = spawnSync(join(root, 'bin', 'kestrel'), ['serve', '--config', conf], {
     cwd: root,
     encoding: 'utf8',

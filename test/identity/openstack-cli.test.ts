@@ -100,6 +100,8 @@ describe(
       writeFileSync(
         conf,
         [
+          '[network]',
+          'enabled = false', // this test's guests need no NICs
           '[DEFAULT]',
           `state_path = ${join(dir, 'state')}`,
           `instances_path = ${join(dir, 'instances')}`,

@@ -73,6 +73,8 @@ export class ServeProcess {
       writeFileSync(
         join(this.dir, 'kestrel.conf'),
         [
+          '[network]',
+          'enabled = false', // this test's guests need no NICs
           '[DEFAULT]',
           `state_path = ${this.statePath}`,
           `instances_path = ${this.instancesPath}`,

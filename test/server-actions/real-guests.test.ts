@@ -106,6 +106,8 @@ describe('server actions on real TCG guests (libvirt driver)', () => {
     chmodSync(dir, 0o755); // libvirt-qemu must reach the disks
     const { config } = parseConfigText(
       [
+        '[network]',
+        'enabled = false', // this test's guests need no NICs
         '[DEFAULT]',
         `state_path = ${join(dir, 'state')}`,
         `instances_path = ${join(dir, 'instances')}`,

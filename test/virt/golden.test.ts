@@ -179,6 +179,15 @@ const cases: Record<string, () => BuildContext> = {
       basePolicy(),
       fixtureHost({ hasVhostNet: true }),
     ),
+  'network-bridge-ports': () =>
+    context(
+      baseSpec({
+        nics: [
+          { bridge: 'kbr0a1b2c3d4e5f', tap: 'tap11111111-22', mac: 'fa:16:3e:00:00:01' },
+          { bridge: 'kbr9f8e7d6c5b4a', tap: 'tap33333333-44', mac: 'fa:16:3e:00:00:02' },
+        ],
+      }),
+    ),
 };
 
 for (const [name, make] of Object.entries(cases)) {

@@ -21,6 +21,8 @@ export interface TestImages {
   initrdShell: string;
   /** A raw disk that boots the kernel with initrdShell (an image the API can boot). */
   linuxDisk: string;
+  /** virtio-net + udhcpc guest: prints NET-LEASE, serves HTTP on 8080. */
+  initrdNet: string;
 }
 
 let images: TestImages | undefined;
@@ -47,6 +49,7 @@ export function testImages(): TestImages {
     initrdQga: kv.INITRD_QGA,
     initrdShell: kv.INITRD_SHELL,
     linuxDisk: kv.LINUX_DISK,
+    initrdNet: kv.INITRD_NET,
   };
   return images;
 }

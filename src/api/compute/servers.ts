@@ -103,8 +103,7 @@ export function registerServerRoutes(app: FastifyInstance, servers: ServerServic
     },
   );
   app.get<{ Params: { id: string } }>('/v2.1/servers/:id/ips', async (req) => {
-    await servers.find(need(req), req.params.id);
-    return { addresses: {} };
+    return { addresses: (await servers.get(need(req), req.params.id)).addresses ?? {} };
   });
   app.get<{ Params: { id: string } }>('/v2.1/servers/:id/metadata', async (req) => ({
     metadata: (await servers.find(need(req), req.params.id)).metadata,

@@ -64,7 +64,12 @@ function hostIdOf(projectId: string, host: string | null): string {
 // and spread ({ fault, ...shown }, then { ...shown, key_name, … }) made V8 build each copy
 // through its slow generic path, ~30 µs a server — most of a 1,000-server GET /servers/detail —
 // and left objects that JSON.stringify walked twice as slowly.
-function serverCommon(base: string, i: ServerView['instance'], status: string): Record<string, unknown> {
+function serverCommon(
+  base: string,
+  i: ServerView['instance'],
+  status: string,
+  addresses: ServerView['addresses'],
+): Record<string, unknown> {
   const s: Record<string, unknown> = {
     id: i.uuid,
     name: i.displayName,
@@ -77,7 +82,7 @@ function serverCommon(base: string, i: ServerView['instance'], status: string): 
     flavor: { id: i.flavorId, links: [{ rel: 'bookmark', href: `${base}/flavors/${i.flavorId}` }] },
     created: novaTime(i.createdAt),
     updated: novaTime(i.updatedAt),
-    addresses: {},
+    addresses: addresses ?? {},
     accessIPv4: i.accessIpv4,
     accessIPv6: i.accessIpv6,
     links: links(base, 'servers', i.uuid),
@@ -94,7 +99,7 @@ function serverCommon(base: string, i: ServerView['instance'], status: string): 
 export function serverShow(base: string, ctx: RequestContext, v: ServerView) {
   const i = v.instance;
   const status = statusOf(i.vmState, i.taskState);
-  const s = serverCommon(base, i, status);
+  const s = serverCommon(base, i, status, v.addresses);
   if ((status === 'ERROR' || status === 'DELETED') && v.fault) s.fault = faultView(ctx, v.fault);
   return s;
 }
@@ -103,7 +108,7 @@ export function serverShow(base: string, ctx: RequestContext, v: ServerView) {
 export function serverFull(base: string, ctx: RequestContext, v: ServerView) {
   const i = v.instance;
   const status = statusOf(i.vmState, i.taskState);
-  const s = serverCommon(base, i, status);
+  const s = serverCommon(base, i, status, v.addresses);
   s.key_name = i.keyName;
   s.config_drive = i.configDrive ? 'True' : '';
   s.security_groups = [{ name: 'default' }];

@@ -75,7 +75,7 @@ export function registerServeCommand(program: Command): void {
   program
     .command('serve')
     .description(
-      'run Kestrel all-in-one: Identity v3, Compute v2.1 and Image v2 APIs, scheduler and compute agent',
+      'run Kestrel all-in-one: Identity v3, Compute v2.1, Image v2 and Networking v2.0 APIs, scheduler and compute agent',
     )
     .option(
       '--config <file>',
@@ -159,6 +159,7 @@ export function registerServeCommand(program: Command): void {
         `  Image v2      ${e.image}`,
         ...(svc.consoleUrls.novnc ? [`  noVNC proxy   ${svc.consoleUrls.novnc}`] : []),
         ...(svc.consoleUrls.serial ? [`  Serial proxy  ${svc.consoleUrls.serial}`] : []),
+        ...(e.network ? [`  Network v2.0  ${e.network}`] : []),
         `  Database      ${svc.db.description}`,
         `  State         ${svc.statePath}`,
         `  Storage       instance disks: images_type ${svc.storage.imagesType}; image data: ${svc.storage.imageStore.kind} store`,

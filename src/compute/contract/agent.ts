@@ -7,6 +7,7 @@
 // Errors are KestrelErrors (src/errors); one that crosses a transport keeps its code, message
 // and fix. A host nobody answers for rejects with code host-unreachable.
 import type { Duplex } from 'node:stream';
+import type { HostNetworkChange, HostNetworkState, NetworkSyncReport } from '../../network/contract.js';
 import type {
   Accepted,
   AgentOperation,
@@ -66,6 +67,10 @@ export interface ComputeAgent {
   vncEndpoint(r: VncEndpointRequest): Promise<ConsoleEndpoint>;
   /** Reads the host, publishes the report into the database and answers it. */
   hostReport(r: HostReportRequest): Promise<HostReport>;
+  /** One change of the host's network data plane: a network, one port's chains, or NAT. */
+  networkApply(r: HostNetworkChange): Promise<Completed>;
+  /** The whole desired network state: missing parts made, orphans removed (start-up). */
+  networkSync(r: HostNetworkState): Promise<NetworkSyncReport>;
 
   // --- streams ---------------------------------------------------------------------------
   /**

@@ -20,6 +20,14 @@ function recordingAgent(host: string) {
     consoleOutput: () => ({ output: 'GUEST-BOOTED\n' }),
     vncEndpoint: () => ({ kind: 'unix', path: '/run/kt/vnc.sock' }),
     hostReport: () => ({ host, reportedAt: '2026-01-01T00:00:00.000Z' }),
+    networkApply: () => ({ completed: true }),
+    networkSync: () => ({
+      bridgesCreated: [],
+      bridgesRemoved: [],
+      dnsmasqStarted: [],
+      dnsmasqStopped: [],
+      ports: 0,
+    }),
   };
   const agent = { host } as Record<string, unknown>;
   for (const op of [...CAST_OPERATIONS, ...CALL_OPERATIONS]) {
@@ -88,6 +96,8 @@ describe('loopback agent', () => {
       consoleOutput: { instanceUuid: 'u-1', maxBytes: null },
       vncEndpoint: { instanceUuid: 'u-1' },
       hostReport: {},
+      networkApply: { op: 'network-removed', networkId: 'n-1', bridge: 'kbrn1' },
+      networkSync: { networks: [], ports: [], nat: { snat: [], floating: [], routed: [] } },
     };
     for (const [op, request] of Object.entries(requests) as [AgentOperation, unknown][]) {
       const reply = await (loop[op] as (r: unknown) => Promise<unknown>)(request);

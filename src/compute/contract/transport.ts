@@ -153,6 +153,12 @@ export class RemoteAgent implements ComputeAgent {
   hostReport(r: RequestOf<'hostReport'>) {
     return this.send('hostReport', r);
   }
+  networkApply(r: RequestOf<'networkApply'>) {
+    return this.send('networkApply', r);
+  }
+  networkSync(r: RequestOf<'networkSync'>) {
+    return this.send('networkSync', r);
+  }
   openSerialConsole(r: Parameters<ComputeAgent['openSerialConsole']>[0]): Promise<Duplex> {
     return this.transport.openStream(this.host, 'openSerialConsole', encodeCall('openSerialConsole', r));
   }

@@ -125,6 +125,8 @@ export const CALL_OPERATIONS = [
   'consoleOutput',
   'vncEndpoint',
   'hostReport',
+  'networkApply',
+  'networkSync',
 ] as const;
 /** Streams: the request is plain data, the answer a byte stream both ways (not JSON). */
 export const STREAM_OPERATIONS = ['openSerialConsole'] as const;

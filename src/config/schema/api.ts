@@ -30,6 +30,10 @@ export const apiGroup = group(
       default: 'novalocal',
       help: "Domain added to a guest's host name in its metadata (hostname test → test.novalocal); empty for none.",
     }),
+    network_port: port({
+      default: 9696,
+      help: 'Port of the Networking v2 API (catalog: http://host:9696), when [network] enabled.',
+    }),
     region_name: str({ default: 'RegionOne', help: 'Region name in the service catalog.' }),
     auth_strategy: choice({
       default: 'keystone',

@@ -10,6 +10,7 @@ import { imageStoreGroup } from './image-store.js';
 import type { AnyOption, GroupSpec, GroupValues } from './option.js';
 import { libvirtGroup } from './libvirt.js';
 import { schedulerGroup } from './scheduler.js';
+import { networkGroup } from './network.js';
 import { workaroundsGroup } from './workarounds.js';
 
 export const schema = {
@@ -27,6 +28,7 @@ export const schema = {
   serial_console: serialConsoleGroup,
   consoleauth: consoleauthGroup,
   console: consoleGroup,
+  network: networkGroup,
 } as const;
 
 export type GroupName = keyof typeof schema;

@@ -12,6 +12,7 @@ import { NumaRepo } from './numa.js';
 import { PlacementRepo } from './placement.js';
 import { ServiceRepo } from './services.js';
 import { HostReportRepo } from './host-reports.js';
+import { NetworkingRepo } from './networking.js';
 
 export class Repositories {
   readonly identity: IdentityRepo;
@@ -24,6 +25,7 @@ export class Repositories {
   readonly services: ServiceRepo;
   readonly hostReports: HostReportRepo;
   readonly consoleTokens: ConsoleTokenRepo;
+  readonly networking: NetworkingRepo;
 
   constructor(readonly db: Db) {
     this.identity = new IdentityRepo(db);
@@ -36,6 +38,7 @@ export class Repositories {
     this.services = new ServiceRepo(db);
     this.hostReports = new HostReportRepo(db);
     this.consoleTokens = new ConsoleTokenRepo(db);
+    this.networking = new NetworkingRepo(db);
   }
 
   /** Runs fn in one transaction with repositories bound to it. */

@@ -183,6 +183,18 @@ test('network: none by default; a libvirt network gets virtio, vhost only with /
   assert.equal(vhost.devices.interfaces[0].driver, 'vhost');
 });
 
+test("network: each port is a virtio tap on its network's bridge with the port's MAC", async () => {
+  const nic = { bridge: 'kbr0a1b2c3d4e5f', tap: 'tap11111111-22', mac: 'fa:16:3e:00:00:01' };
+  const plain = await buildDomain(context(baseSpec({ nics: [nic] })));
+  assert.deepEqual(plain.devices.interfaces, [
+    { type: 'bridge', bridge: nic.bridge, targetDev: nic.tap, mac: nic.mac, model: 'virtio', driver: 'qemu' },
+  ]);
+  const vhost = await buildDomain(
+    context(baseSpec({ nics: [nic] }), basePolicy(), fixtureHost({ hasVhostNet: true })),
+  );
+  assert.equal(vhost.devices.interfaces[0].driver, 'vhost');
+});
+
 test('foreign guest arch is emulated (type qemu) even with virt_type kvm', async () => {
   const d = await buildDomain(
     context(

@@ -358,10 +358,15 @@ export function parseDomain(xml: string): Domain {
     ...(iommuOn(c) ? { iommu: true } : {}),
   }));
   dom.devices.interfaces = children(devs, 'interface')
-    .filter((i) => attr(i, 'type') === 'network')
+    .filter((i) => attr(i, 'type') === 'network' || attr(i, 'type') === 'bridge')
     .map((i) => ({
-      type: 'network' as const,
-      network: attr(child(i, 'source'), 'network') ?? '',
+      ...(attr(i, 'type') === 'bridge'
+        ? {
+            type: 'bridge' as const,
+            bridge: attr(child(i, 'source'), 'bridge') ?? '',
+            ...(attr(child(i, 'target'), 'dev') ? { targetDev: attr(child(i, 'target'), 'dev') } : {}),
+          }
+        : { type: 'network' as const, network: attr(child(i, 'source'), 'network') ?? '' }),
       model: (attr(child(i, 'model'), 'type') ?? 'virtio') as 'virtio',
       driver: attr(child(i, 'driver'), 'name') as 'vhost' | undefined,
       mac: attr(child(i, 'mac'), 'address'),

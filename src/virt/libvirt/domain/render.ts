@@ -174,7 +174,8 @@ function renderDevices(root: XMLBuilder, dom: Domain): void {
   for (const n of d.interfaces) {
     const e = devs.ele('interface', { type: n.type });
     if (n.mac) leaf(e, 'mac', { address: n.mac });
-    leaf(e, 'source', { network: n.network });
+    leaf(e, 'source', n.type === 'bridge' ? { bridge: n.bridge } : { network: n.network });
+    if (n.targetDev) leaf(e, 'target', { dev: n.targetDev });
     leaf(e, 'model', { type: n.model });
     if (n.driver || n.iommu) leaf(e, 'driver', { name: n.driver, iommu: n.iommu ? 'on' : undefined });
   }

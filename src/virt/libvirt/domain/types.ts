@@ -102,8 +102,12 @@ export interface Controller {
 }
 
 export interface NetInterface {
-  type: 'network';
-  network: string;
+  /** 'network': a libvirt network by name; 'bridge': a host bridge, the tap named by targetDev. */
+  type: 'network' | 'bridge';
+  network?: string;
+  bridge?: string;
+  /** The tap's name on the host (bridge interfaces: derived from the port id). */
+  targetDev?: string;
   model: 'virtio' | 'e1000';
   driver?: 'vhost' | 'qemu';
   mac?: string;
