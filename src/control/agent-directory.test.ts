@@ -74,7 +74,33 @@ describe('agent directory', () => {
       registered: true,
       up: false,
       lastSeen: stale,
+      downAfterSeconds: SERVICE_DOWN_SECONDS,
     });
+  });
+
+  test('service_down_time decides: a host silent for longer is down for reach() and for the scheduler', async () => {
+    const d = new AgentDirectory(repos, 5);
+    const { agent } = castingAgent('kt-dir-c', d.report);
+    d.register(agent);
+    await repos.services.heartbeat('kt-dir-c', 'nova-compute', 'compute', 'nova');
+    assert.equal(await d.reach('kt-dir-c'), agent);
+    assert.equal((await d.downHosts()).has('kt-dir-c'), false);
+    const silent = new Date(Date.now() - 6000).toISOString();
+    await repos.db
+      .updateTable('services')
+      .set({ updated_at: silent })
+      .where('host', '=', 'kt-dir-c')
+      .execute();
+    await assert.rejects(
+      d.reach('kt-dir-c'),
+      (e: unknown) =>
+        isKestrelError(e, 'host-unreachable') &&
+        /it is down \(last heartbeat .*, more than 5 s ago\)/.test(e.message),
+    );
+    assert.match(
+      (await d.downHosts()).get('kt-dir-c') ?? '',
+      /compute service on this host is down .*more than 5 s ago/,
+    );
   });
 
   test('casts resolve on acceptance; each finished promise gets its own report, through the loopback too', async () => {

@@ -9,7 +9,7 @@ import type { ComputeAgent } from '../compute/contract/agent.js';
 import { KestrelError, isKestrelError } from '../errors/index.js';
 import type { CastOperation, OperationReport } from '../compute/contract/types.js';
 
-/** Nova's service_down_time: a host whose heartbeat is older than this is down. */
+/** Nova's service_down_time default: a host whose heartbeat is older than this is down. */
 export const SERVICE_DOWN_SECONDS = 60;
 
 export type RequestOf<K extends CastOperation> = Parameters<ComputeAgent[K]>[0];
@@ -18,17 +18,23 @@ export interface HostLiveness {
   host: string;
   /** An agent is registered for the host. */
   registered: boolean;
-  /** Its heartbeat is recent (within SERVICE_DOWN_SECONDS). */
+  /** Its heartbeat is recent (within service_down_time). */
   up: boolean;
   /** ISO time of the last heartbeat, or null if the host never reported. */
   lastSeen: string | null;
+  /** service_down_time it was judged by. */
+  downAfterSeconds: number;
 }
 
 export class AgentDirectory {
   private readonly agents = new Map<string, ComputeAgent>();
   private readonly waiting = new Map<string, (r: OperationReport) => void>();
 
-  constructor(private readonly repos: Repositories) {}
+  constructor(
+    private readonly repos: Repositories,
+    /** [DEFAULT] service_down_time. */
+    readonly serviceDownSeconds = SERVICE_DOWN_SECONDS,
+  ) {}
 
   register(agent: ComputeAgent): void {
     this.agents.set(agent.host, agent);
@@ -53,9 +59,24 @@ export class AgentDirectory {
     return {
       host,
       registered: this.agents.has(host),
-      up: lastSeen !== null && Date.now() - Date.parse(lastSeen) < SERVICE_DOWN_SECONDS * 1000,
+      up: lastSeen !== null && Date.now() - Date.parse(lastSeen) < this.serviceDownSeconds * 1000,
       lastSeen,
+      downAfterSeconds: this.serviceDownSeconds,
     };
+  }
+
+  /** Compute hosts whose heartbeat is older than service_down_time, with why (for the scheduler). */
+  async downHosts(): Promise<Map<string, string>> {
+    const down = new Map<string, string>();
+    for (const s of await this.repos.services.list()) {
+      if (s.binary !== 'nova-compute') continue;
+      if (Date.now() - Date.parse(s.updatedAt) >= this.serviceDownSeconds * 1000)
+        down.set(
+          s.host,
+          `the compute service on this host is down (last heartbeat ${s.updatedAt}, more than ${this.serviceDownSeconds} s ago)`,
+        );
+    }
+    return down;
   }
 
   /** The agent of a live host, or the 409 that says the host is not reachable and what to do. */
@@ -105,7 +126,7 @@ export function hostUnreachable(host: string, l: HostLiveness, cause?: KestrelEr
     : l.lastSeen === null
       ? 'it has never reported (no nova-compute heartbeat)'
       : !l.up
-        ? `it is down (last heartbeat ${l.lastSeen}, more than ${SERVICE_DOWN_SECONDS} s ago)`
+        ? `it is down (last heartbeat ${l.lastSeen}, more than ${l.downAfterSeconds} s ago)`
         : `its agent did not answer${cause ? ` (${cause.message})` : ''}`;
   return new KestrelError('host-unreachable', `Compute host ${host} is not reachable: ${why}.`, {
     fix: `start or restart the Kestrel compute service on ${host} and check it with "openstack compute service list"; then retry.`,

@@ -289,7 +289,10 @@ async function scheduleAndBuild(
         .filter((s) => s.binary === 'nova-compute' && s.disabled)
         .map((s) => s.host),
     );
-    const claim = await claimResources(env.repos, inst.uuid, req, { disabledHosts: disabled });
+    const claim = await claimResources(env.repos, inst.uuid, req, {
+      disabledHosts: disabled,
+      unavailable: await env.agents.downHosts(),
+    });
     host = claim.host;
     await env.repos.instances.finishEvent(ev, 'Success');
   } catch (e) {

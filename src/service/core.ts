@@ -118,7 +118,7 @@ export interface Core {
 export async function createCore(o: CoreOptions): Promise<Core> {
   const log = o.logger ?? silentLogger;
   const repos = new Repositories(o.db.db);
-  const agents = new AgentDirectory(repos);
+  const agents = new AgentDirectory(repos, o.serviceDownTime);
   const net = o.network;
   const network = net
     ? new NetworkService(repos, {

@@ -43,11 +43,16 @@ export async function claimResources(
   repos: Repositories,
   consumer: string,
   req: ResourceRequest,
-  opts: { disabledHosts?: ReadonlySet<string>; maxAttempts?: number } = {},
+  opts: {
+    disabledHosts?: ReadonlySet<string>;
+    maxAttempts?: number;
+    /** Hosts not to use, with why (down ones: no recent heartbeat). */
+    unavailable?: ReadonlyMap<string, string>;
+  } = {},
 ): Promise<Claim> {
   const attempts = opts.maxAttempts ?? 10;
   const hosts = hostStateCache(repos);
-  const excluded = new Map<string, string>();
+  const excluded = new Map<string, string>(opts.unavailable ?? []);
   for (let i = 0; i < attempts;) {
     const sel = await hosts.select(req, { ...opts, excluded });
     if (!sel.ok) {
