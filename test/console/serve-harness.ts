@@ -56,6 +56,8 @@ export class ConsoleServe {
     writeFileSync(
       conf,
       [
+        '[network]',
+        'enabled = false', // the console guests need no NICs
         '[DEFAULT]',
         `state_path = ${join(this.dir, 'state')}`,
         `host = ${this.prefix}-host`,
