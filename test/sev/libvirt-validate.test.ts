@@ -138,6 +138,7 @@ describe('qemu:///system', () => {
       const xml = sevXml(name, false, false)
         .replace(/<source file="[^"]*\/disk"\/>/, `<source file="${disk}"/>`)
         .replace(/<source path="[^"]*console.log"\/>/, `<source path="${log}"/>`)
+        .replace(/<log file="[^"]*console.log"/, `<log file="${log}"`)
         .replace(/524288/g, '65536');
       const dom = await client.domains.defineXml(xml);
       defined.push(dom);
