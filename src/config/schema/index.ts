@@ -9,7 +9,6 @@ import { imageCacheGroup } from './image-cache.js';
 import { imageStoreGroup } from './image-store.js';
 import type { AnyOption, GroupSpec, GroupValues } from './option.js';
 import { libvirtGroup } from './libvirt.js';
-import { schedulerGroup } from './scheduler.js';
 import { networkGroup } from './network.js';
 import { workaroundsGroup } from './workarounds.js';
 
@@ -23,7 +22,6 @@ export const schema = {
   compute: computeGroup,
   api: apiGroup,
   database: databaseGroup,
-  scheduler: schedulerGroup,
   vnc: vncGroup,
   serial_console: serialConsoleGroup,
   consoleauth: consoleauthGroup,
