@@ -183,7 +183,14 @@ describe('cloud-init reads the config drive (real Debian guest, TCG)', { skip, t
     let log = '';
     while (Date.now() < end) {
       log = await os(['console', 'log', 'show', vm]);
-      if (/KESTREL-USER-DATA-RAN/.test(log) && /Authorized keys from/.test(log)) break;
+      // cloud-init names its datasource in its last line ("finished … Datasource …"), after
+      // the script's output and the key table: wait for all three.
+      if (
+        /KESTREL-USER-DATA-RAN/.test(log) &&
+        /Authorized keys from/.test(log) &&
+        /DataSourceConfigDrive/.test(log)
+      )
+        break;
       await new Promise((r) => setTimeout(r, 10_000));
     }
     const tail = log.slice(-4000);
