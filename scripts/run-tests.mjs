@@ -45,16 +45,22 @@ for (const phase of phases) {
       stdio: ['ignore', 'pipe', 'inherit'],
       env,
     });
-    let tail = '';
+    // The runner's own summary lines (`ℹ pass N` at the start of a line), read as they stream:
+    // the failure listing that follows them can be far longer than any fixed tail.
+    const seen = {};
+    let partial = '';
+    child.stdout.setEncoding('utf8'); // a character split across chunks stays whole
     child.stdout.on('data', (chunk) => {
       process.stdout.write(chunk);
-      tail = (tail + chunk.toString()).slice(-4096);
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        const m = /^ℹ (pass|fail|skipped) (\d+)\s*$/.exec(line);
+        if (m) seen[m[1]] = Number(m[2]);
+      }
     });
     child.on('close', (c) => {
-      for (const key of Object.keys(totals)) {
-        const m = tail.match(new RegExp(`ℹ ${key} (\\d+)`));
-        if (m) totals[key] += Number(m[1]);
-      }
+      for (const key of Object.keys(totals)) totals[key] += seen[key] ?? 0;
       resolve(c ?? 1);
     });
   });
