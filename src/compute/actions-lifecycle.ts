@@ -124,11 +124,7 @@ export class LifecycleOperations {
     );
     r.add('remove the new root disk', () => s.disks.delete(inst.uuid));
     r.add('remove the config drive', () => s.guestFiles.remove(inst.uuid));
-    if (s.disks.createLocal && (inst.flavor.ephemeralGb || inst.flavor.swapMb)) {
-      await s.phase(actionId, 'compute_prepare_local_disks', () =>
-        s.disks.createLocal!(inst.uuid, inst.flavor, kept),
-      );
-    }
+    await s.createLocalDisks(inst, actionId, kept);
     const started = s.waitStarted(inst.uuid);
     try {
       await s.phase(actionId, 'compute_spawn', () =>

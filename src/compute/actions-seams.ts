@@ -7,6 +7,7 @@ import type { ImageStore } from '../images/store/store.js';
 import type { HypervisorDriver, InstanceSpec } from '../virt/driver.js';
 import type { Logger } from '../util/log.js';
 import type { RootDisks } from './disks.js';
+import type { DiskName } from '../images/backends/backend.js';
 import type { GuestFiles } from './guest-files.js';
 
 export interface ManagerSeams {
@@ -26,6 +27,8 @@ export interface ManagerSeams {
   waitStarted(uuid: string): { promise: Promise<void>; cancel: () => void };
   /** Builds the config drive and fetches kernel / ramdisk, then returns the driver's spec. */
   specFor(inst: Instance, image: ImageRecord, rootDisk: InstanceSpec['rootDisk']): Promise<InstanceSpec>;
+  /** Makes the flavor's ephemeral and swap disks, but those in kept, as a timed event of the action. */
+  createLocalDisks(inst: Instance, actionId: string, kept?: readonly DiskName[]): Promise<void>;
 }
 
 /** The one method the manager exposes for these operations. */

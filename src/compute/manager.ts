@@ -21,6 +21,7 @@ import { withRevert } from '../util/revert.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { PowerAction } from './contract/types.js';
 import type { RootDisks } from './disks.js';
+import type { DiskName } from '../images/backends/backend.js';
 import { GuestFiles } from './guest-files.js';
 import { describeError, faultFrom } from './faults.js';
 import type { ManagerSeams } from './actions-seams.js';
@@ -197,6 +198,7 @@ export class ComputeManager {
         phase: (a, e, f) => this.phase(a, e, f),
         waitStarted: (u) => this.waitStarted(u),
         specFor: (i, img, d) => this.specFor(i, img, d),
+        createLocalDisks: (i, a, k) => this.createLocalDisks(i, a, k),
       }),
     );
   }
@@ -246,7 +248,7 @@ export class ComputeManager {
                   inst.flavor.rootGb * GiB,
                 ),
               );
-              await this.createLocalDisks(uuid, inst, actionId);
+              await this.createLocalDisks(inst, actionId);
               await cancelIfDeleted(this.repos, uuid, this.deleteRequested);
               await this.repos.instances.update(uuid, { taskState: 'spawning' });
               const started = this.waitStarted(uuid);
@@ -304,12 +306,18 @@ export class ComputeManager {
     });
   }
 
-  /** The flavor's ephemeral and swap disks (removed with the root disk by disks.delete). */
-  private async createLocalDisks(uuid: string, inst: Instance, actionId: string): Promise<void> {
-    if (!this.opts.disks.createLocal || (!inst.flavor.ephemeralGb && !inst.flavor.swapMb)) return;
-    await this.phase(actionId, 'compute_prepare_local_disks', () =>
-      this.opts.disks.createLocal!(uuid, inst.flavor),
-    );
+  /**
+   * The flavor's ephemeral and swap disks, but those in `kept` (removed with the root disk by
+   * disks.delete); a timed event only when the flavor has any.
+   */
+  private async createLocalDisks(
+    inst: Instance,
+    actionId: string,
+    kept: readonly DiskName[] = [],
+  ): Promise<void> {
+    const create = this.opts.disks.createLocal?.bind(this.opts.disks);
+    if (!create || (!inst.flavor.ephemeralGb && !inst.flavor.swapMb)) return;
+    await this.phase(actionId, 'compute_prepare_local_disks', () => create(inst.uuid, inst.flavor, kept));
   }
 
   /** The driver's spec; builds the config drive and fetches kernel / ramdisk first (guest-files.ts). */

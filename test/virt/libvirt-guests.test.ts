@@ -10,26 +10,16 @@ import { PowerState, type LifecycleEvent } from '../../src/virt/driver.js';
 import { isVirtError } from '../../src/virt/errors.js';
 import { LibvirtDriver } from '../../src/virt/libvirt/driver.js';
 import { waitFor, waitForEvent } from './driver-conformance.js';
-import { realEnv, testImages, type RealEnv } from './libvirt-harness.js';
+import { realDriverEnv, realEnv, testImages, type RealEnv } from './libvirt-harness.js';
 
 describe('libvirt driver: real Linux guests (TCG)', () => {
-  let env: RealEnv;
+  let env: RealEnv & { driver: LibvirtDriver };
   let driver: LibvirtDriver;
-
   before(async () => {
-    env = await realEnv();
-    driver = new LibvirtDriver({
-      client: env.client,
-      virtType: 'qemu',
-      namePrefix: env.prefix,
-      cpuMode: 'none',
-    });
-    await driver.init();
+    env = await realDriverEnv();
+    driver = env.driver;
   });
-  after(async () => {
-    await driver?.close();
-    await env?.cleanup();
-  });
+  after(async () => env?.cleanup());
 
   test('qemu-guest-agent guest: guest-ping through Kestrel, then shutdown through the agent', async () => {
     const spec = await env.linuxSpec(testImages().initrdQga, { hw_qemu_guest_agent: 'yes' });

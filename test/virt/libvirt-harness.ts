@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { qemuImgCreateOverlay } from '../../src/images/qemu-img.js';
 import { LibvirtClient, UndefineFlags, DomainState } from '../../src/libvirt/index.js';
 import type { InstanceSpec } from '../../src/virt/driver.js';
+import { LibvirtDriver } from '../../src/virt/libvirt/driver.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -144,6 +145,29 @@ export async function realEnv(area = 'virt'): Promise<RealEnv> {
       await removePrefixedDomains(client, prefix);
       await rm(workDir, { recursive: true, force: true });
       await client.close();
+    },
+  };
+}
+
+/**
+ * A real environment and a libvirt driver on it (TCG, cpu_mode none), for tests that spawn
+ * guests through the driver; cleanup closes the driver, then removes everything the run made.
+ */
+export async function realDriverEnv(area = 'virt'): Promise<RealEnv & { driver: LibvirtDriver }> {
+  const env = await realEnv(area);
+  const driver = new LibvirtDriver({
+    client: env.client,
+    virtType: 'qemu',
+    namePrefix: env.prefix,
+    cpuMode: 'none',
+  });
+  await driver.init();
+  return {
+    ...env,
+    driver,
+    async cleanup() {
+      await driver.close();
+      await env.cleanup();
     },
   };
 }

@@ -12,25 +12,16 @@ import { ImageCache } from '../../src/images/cache.js';
 import { qemuImgInfo } from '../../src/images/qemu-img.js';
 import { LibvirtDriver } from '../../src/virt/libvirt/driver.js';
 import { waitFor } from './driver-conformance.js';
-import { realEnv, type RealEnv } from './libvirt-harness.js';
+import { realDriverEnv, type RealEnv } from './libvirt-harness.js';
 
 describe('ephemeral and swap disks on a real guest (qcow2 on cached blank bases)', () => {
-  let env: RealEnv;
+  let env: RealEnv & { driver: LibvirtDriver };
   let driver: LibvirtDriver;
   before(async () => {
-    env = await realEnv('local');
-    driver = new LibvirtDriver({
-      client: env.client,
-      virtType: 'qemu',
-      namePrefix: env.prefix,
-      cpuMode: 'none',
-    });
-    await driver.init();
+    env = await realDriverEnv('local');
+    driver = env.driver;
   });
-  after(async () => {
-    await driver?.close();
-    await env?.cleanup();
-  });
+  after(async () => env?.cleanup());
 
   test('blank bases are formatted once, the disks overlay them, and the guest starts with vda, vdb and vdc', async () => {
     const cache = new ImageCache({

@@ -16,7 +16,7 @@ import { fitGuest, usageOf } from '../../src/virt/numa/fit.js';
 import { guestNumaRequest } from '../../src/virt/numa/request.js';
 import { waitFor } from './driver-conformance.js';
 import { FIXTURES } from './fixtures.js';
-import { realEnv, type RealEnv } from './libvirt-harness.js';
+import { realDriverEnv, type RealEnv } from './libvirt-harness.js';
 
 const GOLDEN = [
   'numa-two-cells-unplaced',
@@ -26,22 +26,13 @@ const GOLDEN = [
 ];
 
 describe('guest NUMA on the real libvirt', () => {
-  let env: RealEnv;
+  let env: RealEnv & { driver: LibvirtDriver };
   let driver: LibvirtDriver;
   before(async () => {
-    env = await realEnv('numa');
-    driver = new LibvirtDriver({
-      client: env.client,
-      virtType: 'qemu',
-      namePrefix: env.prefix,
-      cpuMode: 'none',
-    });
-    await driver.init();
+    env = await realDriverEnv('numa');
+    driver = env.driver;
   });
-  after(async () => {
-    await driver?.close();
-    await env?.cleanup();
-  });
+  after(async () => env?.cleanup());
 
   for (const name of GOLDEN) {
     test(`virt-xml-validate domain: ${name}.xml`, async (t) => {
